@@ -1,0 +1,8 @@
+"""A faithful local copy of the provider's SOAP service (see CONTRACT.md).
+
+>>> from smsframe.simulator import Simulator
+"""
+
+from smsframe.simulator.server import Simulator
+
+__all__ = ["Simulator"]

@@ -1,0 +1,199 @@
+"""The provider's six operations, with CONTRACT.md's order of checks.
+
+Each operation takes the decoded request parameters (``None`` for a missing
+one) and the caller's IP, and returns what the provider answers: an ``int`` or
+a dict of the ``BalanceState`` / ``SendState`` fields.
+
+Where CONTRACT.md is silent, the simulator decides (and documents) this:
+
+- surrounding whitespace of a number is ignored; entries empty after that are
+  skipped (``a;;b;``);
+- UpdatePsw answers -1 when the new password equals the old one, contains
+  whitespace, or is longer than 64 characters;
+- SendTimer's DateTime is read as China Standard Time (UTC+8) in exactly the
+  format ``YYYY-MM-DD HH:MM:SS``;
+- an empty Ext on SendMessageExt is allowed (0-6 digits);
+- a failed send answers ``Id`` 0 and an empty ``FailPhone`` unless it lists
+  numbers or keywords.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+
+from smsframe.simulator.store import Store
+
+CHINA = timezone(timedelta(hours=8), "CST")
+SMS_LENGTH = 70
+PART_LENGTH = 67
+MAX_LENGTH = 3 * PART_LENGTH
+MAX_PHONES = 1000
+PHONE = re.compile(r"1[3-9][0-9]{9}")
+EXT = re.compile(r"[0-9]{0,6}")
+DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+
+SEND_OPERATIONS = ("SendMessage", "SendTimer", "SendMessageExt")
+
+
+def parts(message: str) -> int:
+    """SMS parts of a message: 70 characters fit one SMS, longer ones go in parts of 67."""
+    return 1 if len(message) <= SMS_LENGTH else math.ceil(len(message) / PART_LENGTH)
+
+
+def send_state(state: int, batch_id: int = 0, fail_phone: str = "") -> dict:
+    return {"FailPhone": fail_phone, "Id": batch_id, "State": state}
+
+
+def refusal(operation: str, code: int) -> int | dict:
+    """The answer of ``operation`` that carries only a state code."""
+    if operation in SEND_OPERATIONS:
+        return send_state(code)
+    if operation == "GetBalance":
+        return {"Balance": 0, "Sended": 0, "State": code, "Totaled": 0}
+    return code
+
+
+class Service:
+    """The provider's business rules over a :class:`Store`."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # -- checks shared by every operation ----------------------------------
+    def _authenticate(self, db, params: dict, client_ip: str, password_field: str = "Psw") -> int:
+        """0 < account id when the caller may use the service, else the refusal code."""
+        account_id, name, password = (
+            params.get("Id"),
+            params.get("Name"),
+            params.get(password_field),
+        )
+        if account_id is None or not (name or "").strip() or not (password or "").strip():
+            return -2
+        account = self.store.account(account_id, db)
+        if account is None or account.name != name or account.password != password:
+            return -3
+        if account.disabled:
+            return 0
+        if account.kind != "ordinary":
+            return -4
+        if account.bound_ip and account.bound_ip != client_ip:
+            return -30
+        return account.id
+
+    # -- operations ----------------------------------------------------------
+    def user_login(self, params: dict, client_ip: str) -> int:
+        with self.store.transaction() as db:
+            return self._authenticate(db, params, client_ip)
+
+    def update_psw(self, params: dict, client_ip: str) -> int:
+        with self.store.transaction() as db:
+            code = self._authenticate(db, params, client_ip, password_field="OldPsw")
+            if code <= 0:
+                return code
+            new = params.get("NewPsw")
+            if not (new or "").strip():
+                return -2
+            if new == params["OldPsw"] or len(new) > 64 or any(c.isspace() for c in new):
+                return -1
+            db.execute("UPDATE accounts SET password = ? WHERE id = ?", (new, code))
+            return 1
+
+    def get_balance(self, params: dict, client_ip: str) -> dict:
+        with self.store.transaction() as db:
+            code = self._authenticate(db, params, client_ip)
+            if code <= 0:
+                return refusal("GetBalance", code)
+            account = self.store.account(code, db)
+            return {
+                "Balance": account.balance,
+                "Sended": account.sended,
+                "State": code,
+                "Totaled": account.totaled,
+            }
+
+    def send(self, operation: str, params: dict, client_ip: str) -> dict:
+        """SendMessage, SendTimer and SendMessageExt: one transaction each."""
+        with self.store.transaction() as db:
+            code = self._authenticate(db, params, client_ip)
+            if code <= 0:
+                return send_state(code)
+            account_id = code
+            message = params.get("Message") or ""
+            if not message.strip():
+                return send_state(-5)
+            if len(message) > MAX_LENGTH:
+                return send_state(-6)
+            entries = [p.strip() for p in (params.get("Phone") or "").split(";")]
+            phones = [p for p in entries if p]
+            if not phones:
+                return send_state(-7)
+            if len(phones) > MAX_PHONES:
+                return send_state(-1)
+            now = self.clock()
+            scheduled_for = None
+            if operation == "SendTimer":
+                text = (params.get("DateTime") or "").strip()
+                try:
+                    if not DATETIME.fullmatch(text):
+                        raise ValueError(text)
+                    at = datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CHINA)
+                except ValueError:
+                    return send_state(-11)
+                if at.timestamp() <= now:
+                    return send_state(-12)
+                scheduled_for = at.isoformat()
+            ext = params.get("Ext") if operation == "SendMessageExt" else None
+            if ext is not None and not EXT.fullmatch(ext):
+                return send_state(-1)
+            found = [word for word in self.store.keywords(db) if word in message]
+            if found:
+                return send_state(-13, fail_phone=";".join(found))
+            unreachable = self.store.unreachable(db, phones)
+            bad = [p for p in phones if not PHONE.fullmatch(p) or p in unreachable]
+            good = [p for p in phones if PHONE.fullmatch(p) and p not in unreachable]
+            if not good:
+                return send_state(-10, fail_phone=";".join(bad))
+            cost = parts(message) * len(good)
+            if cost > self.store.account(account_id, db).balance:
+                return send_state(-8)
+            timestamp = params.get("Timestamp") or 0
+            batch_id = self.store.batch_id(db, account_id, timestamp, message)
+            received_at = datetime.fromtimestamp(now, UTC).astimezone(CHINA).isoformat()
+            self.store.charge(db, account_id, cost)
+            self.store.deliver(
+                db,
+                [
+                    (
+                        account_id,
+                        batch_id,
+                        p,
+                        message,
+                        timestamp,
+                        scheduled_for,
+                        received_at,
+                        ext,
+                        operation,
+                    )
+                    for p in good
+                ],
+            )
+            if scheduled_for is not None:
+                self.store.record_scheduled(
+                    db, batch_id, scheduled_for, len(good), cost, received_at
+                )
+            return send_state(1, batch_id, ";".join(bad))
+
+    def call(self, operation: str, params: dict, client_ip: str) -> int | dict:
+        """Dispatch one decoded request to its operation."""
+        if operation == "UserLogin":
+            return self.user_login(params, client_ip)
+        if operation == "UpdatePsw":
+            return self.update_psw(params, client_ip)
+        if operation == "GetBalance":
+            return self.get_balance(params, client_ip)
+        return self.send(operation, params, client_ip)
