@@ -10,4 +10,16 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+from smsframe.client import Balance, SendResult, SmsClient
+from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
+
+__all__ = [
+    "AccountError",
+    "Balance",
+    "OutcomeUnknown",
+    "ProviderUnavailable",
+    "SendResult",
+    "SmsClient",
+    "SmsError",
+    "__version__",
+]

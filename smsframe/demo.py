@@ -5,32 +5,29 @@ from __future__ import annotations
 
 import time
 
-import zeep
-
+from smsframe.client import SmsClient
 from smsframe.simulator import Simulator
 
-ACCOUNT = {"Id": 101, "Name": "demo", "Psw": "demo-password"}
+ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "demo-password"
 PHONES = ["13800138000", "13912345678", "15000000000", "0755-1234567"]
 MESSAGE = "【smsframe】您好，这是一条演示短信。"
 
 
 def run() -> int:
     with Simulator() as simulator:
-        simulator.add_account(ACCOUNT["Id"], ACCOUNT["Name"], ACCOUNT["Psw"], balance=1000)
+        simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=1000)
         print(f"simulator: {simulator.url}")
-        service = zeep.Client(simulator.wsdl_url).service
-        print(f"login: account {service.UserLogin(**ACCOUNT)}")
-        before = service.GetBalance(**ACCOUNT)
-        print(f"balance: {before.Balance} left, {before.Sended} sent, {before.Totaled} recharged")
-        state = service.SendMessage(
-            **ACCOUNT, Message=MESSAGE, Phone=";".join(PHONES), Timestamp=int(time.time())
-        )
-        failed = [p for p in (state.FailPhone or "").split(";") if p]
+        client = SmsClient(simulator.wsdl_url, ACCOUNT_ID, NAME, PASSWORD)
+        print(f"login: account {client.login()}")
+        before = client.balance()
+        print(f"balance: {before.balance} left, {before.sent} sent, {before.total} recharged")
+        result = client.send(MESSAGE, PHONES, timestamp=int(time.time()))
         print(
-            f"send: state {state.State}, batch {state.Id}, "
-            f"{len(PHONES) - len(failed)} accepted, failed: {', '.join(failed) or 'none'}"
+            f"send: {result.status} ({result.meaning}), batch {result.batch_id}, "
+            f"{len(PHONES) - len(result.failed_phones)} accepted, "
+            f"failed: {', '.join(result.failed_phones) or 'none'}"
         )
-        after = service.GetBalance(**ACCOUNT)
-        print(f"balance: {after.Balance} left ({before.Balance - after.Balance} charged)")
+        after = client.balance()
+        print(f"balance: {after.balance} left ({before.balance - after.balance} charged)")
         print(simulator.deliveries()[["batch_id", "phone", "received_at"]].to_string(index=False))
     return 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections import Counter
 import socket
 import threading
 import time
@@ -49,6 +50,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path, _, query = self.path.partition("?")
         if path == PATH and query.lower() == "wsdl":
+            self.simulator.requests["wsdl"] += 1
             self._reply(HTTPStatus.OK, soap.wsdl(self.simulator.url).encode(), "text/xml")
         else:
             self._reply(HTTPStatus.NOT_FOUND, b"not found; the WSDL is at ?wsdl\n", "text/plain")
@@ -122,6 +124,7 @@ class Simulator:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._connections: set[socket.socket] = set()
+        self.requests: Counter[str] = Counter()  # calls per operation, and "wsdl" fetches
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> Simulator:
@@ -248,6 +251,7 @@ class Simulator:
 
     # -- one call ------------------------------------------------------------
     def _answer(self, handler: _Handler, request: soap.Request) -> None:
+        self.requests[request.operation] += 1
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)
         rule = self.faults.pick(request.operation)

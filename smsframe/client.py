@@ -1,0 +1,406 @@
+"""SmsClient: the provider's six operations over zeep. The only module that talks SOAP.
+
+Examples
+--------
+>>> from smsframe import SmsClient
+>>> client = SmsClient("http://127.0.0.1:8000/Service.asmx?wsdl", 101, "demo", "secret")
+>>> client.login()
+101
+>>> client.send("您好", ["13800138000"], timestamp=1764000000)
+SendResult(state=1, status='sent', batch_id=7, failed_phones=[], ...)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import requests
+import zeep
+import zeep.cache
+import zeep.exceptions
+from lxml import etree
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from smsframe.codes import Code, Status, decode
+from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
+
+log = logging.getLogger("smsframe.client")
+
+CHINA = ZoneInfo("Asia/Shanghai")
+SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
+MASK = "********"
+
+
+class Secret:
+    """A string that never shows itself in a repr, str or traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret({MASK!r})"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never pickled along with a client
+        raise TypeError("a Secret cannot be pickled")
+
+
+@dataclass(frozen=True)
+class Balance:
+    """The account's figures from GetBalance (``state`` is the account ID)."""
+
+    balance: int
+    sent: int
+    total: int
+    state: int
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider's answer to one send call, decoded."""
+
+    operation: str
+    state: int
+    status: Status
+    meaning: str
+    batch_id: int | None
+    failed_phones: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+
+    @property
+    def code(self) -> Code:
+        return decode(self.operation, self.state)
+
+    @property
+    def ok(self) -> bool:
+        return self.code.ok
+
+
+class _Transport(zeep.Transport):
+    """zeep's transport with bounded answers and no envelope logging.
+
+    zeep's own ``post`` logs whole envelopes at DEBUG, password included; this
+    one logs the size and status only. Answers are read within ``deadline``
+    seconds and ``max_bytes`` bytes, so a hostile or stuck server cannot hold a
+    worker or its memory.
+    """
+
+    def __init__(self, timeout: float, operation_timeout: float, max_bytes: int, pool_size: int):
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        super().__init__(
+            cache=zeep.cache.InMemoryCache(),  # process-wide: the WSDL is fetched once
+            timeout=timeout,
+            operation_timeout=operation_timeout,
+            session=session,
+        )
+        self.max_bytes = max_bytes
+
+    def _bounded(self, response: requests.Response, started: float) -> requests.Response:
+        try:
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > self.max_bytes:
+                raise _AnswerRefused(f"an answer of {declared} bytes (limit {self.max_bytes})")
+            chunks, size = [], 0
+            while chunk := response.raw.read1(65536, decode_content=True):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise _AnswerRefused(f"an answer over {self.max_bytes} bytes")
+                if time.monotonic() - started > self.operation_timeout:
+                    raise _AnswerRefused(
+                        f"an answer still arriving after {self.operation_timeout} s"
+                    )
+                chunks.append(chunk)
+            response._content = b"".join(chunks)
+        finally:
+            response.close()
+        return response
+
+    def post(self, address, message, headers):
+        started = time.monotonic()
+        response = self.session.post(
+            address,
+            data=message,
+            headers=headers,
+            timeout=(self.load_timeout, self.operation_timeout),
+            stream=True,
+        )
+        response = self._bounded(response, started)
+        log.debug(
+            "POST %s -> HTTP %s, %d bytes", address, response.status_code, len(response.content)
+        )
+        return response
+
+    def _load_remote_data(self, url):
+        started = time.monotonic()
+        response = self.session.get(url, timeout=self.load_timeout, stream=True)
+        response = self._bounded(response, started)
+        response.raise_for_status()
+        return response.content
+
+
+class _AnswerRefused(Exception):
+    """The answer was too large or too slow and was not read."""
+
+
+class SmsClient:
+    """A client of the provider's SOAP service for one account.
+
+    Parameters
+    ----------
+    wsdl_url : where the service description is (``...Service.asmx?wsdl``).
+    account_id, name, password : the account (organisation code, name, password).
+    timeout : seconds to connect and to load the WSDL.
+    operation_timeout : seconds for a whole answer to arrive.
+    pool_size : HTTP connections kept open; at least the number of threads using the client.
+
+    Examples
+    --------
+    >>> client = SmsClient.from_env()
+    >>> client.balance()
+    Balance(balance=995, sent=5, total=1000, state=101)
+    """
+
+    def __init__(
+        self,
+        wsdl_url: str,
+        account_id: int,
+        name: str,
+        password: str,
+        *,
+        timeout: float = 10.0,
+        operation_timeout: float = 60.0,
+        pool_size: int = 16,
+        max_answer_bytes: int = 1_000_000,
+    ) -> None:
+        self.wsdl_url = wsdl_url
+        self.account_id = int(account_id)
+        self.name = name
+        self._password = Secret(password)
+        self._transport = _Transport(timeout, operation_timeout, max_answer_bytes, pool_size)
+        self._settings = zeep.Settings(
+            strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+        self._service = None
+
+    @classmethod
+    def from_env(cls, **options) -> SmsClient:
+        """A client from SMSFRAME_WSDL, SMSFRAME_ID, SMSFRAME_NAME and SMSFRAME_PASSWORD."""
+        names = ("SMSFRAME_WSDL", "SMSFRAME_ID", "SMSFRAME_NAME", "SMSFRAME_PASSWORD")
+        missing = [n for n in names if not os.environ.get(n)]
+        if missing:
+            raise SmsError(f"set the environment variable(s) {', '.join(missing)} first")
+        try:
+            account_id = int(os.environ["SMSFRAME_ID"])
+        except ValueError:
+            raise SmsError("SMSFRAME_ID must be the organisation code, an integer") from None
+        wsdl, name, password = (
+            os.environ[n] for n in ("SMSFRAME_WSDL", "SMSFRAME_NAME", "SMSFRAME_PASSWORD")
+        )
+        return cls(wsdl, account_id, name, password, **options)
+
+    def __repr__(self) -> str:
+        return f"SmsClient({self.wsdl_url!r}, account_id={self.account_id}, name={self.name!r})"
+
+    def __reduce__(self):
+        raise TypeError("an SmsClient holds a password and cannot be pickled")
+
+    # -- the operations --------------------------------------------------------
+    def login(self) -> int:
+        """Check the account; returns its ID or raises :class:`AccountError`.
+
+        >>> client.login()
+        101
+        """
+        return self._account_call("UserLogin", Psw=self._password.reveal())
+
+    def update_password(self, new: str) -> None:
+        """Change the account's password; the client uses the new one afterwards.
+
+        >>> client.update_password("n3w-secret")
+        """
+        if not isinstance(new, str) or not new.strip():
+            raise ValueError("the new password must be a non-empty string")
+        self._account_call("UpdatePsw", OldPsw=self._password.reveal(), NewPsw=new)
+        self._password = Secret(new)
+
+    def balance(self) -> Balance:
+        """The account's balance, messages sent and total recharged.
+
+        >>> client.balance()
+        Balance(balance=995, sent=5, total=1000, state=101)
+        """
+        answer = self._call("GetBalance", Psw=self._password.reveal())
+        if answer is None:
+            raise OutcomeUnknown("GetBalance gave an empty answer; try again")
+        self._raise_for_account("GetBalance", answer.State)
+        return Balance(answer.Balance, answer.Sended, answer.Totaled, answer.State)
+
+    def send(self, message: str, phones: Iterable[str] | str, *, timestamp: int) -> SendResult:
+        """Send ``message`` to ``phones`` (at most 1000) as part of batch ``timestamp``.
+
+        >>> client.send("您好", ["13800138000", "13900000000"], timestamp=1764000000)
+        SendResult(operation='SendMessage', state=1, status='sent', ...)
+        """
+        return self._send("SendMessage", message, phones, Timestamp=_timestamp(timestamp))
+
+    def schedule(
+        self, message: str, phones: Iterable[str] | str, *, at: datetime, timestamp: int
+    ) -> SendResult:
+        """Schedule ``message`` for ``at``: naive means China Standard Time, aware is converted.
+
+        A scheduled batch cannot be cancelled: the provider has no operation for it.
+
+        >>> from datetime import datetime
+        >>> client.schedule("您好", ["13800138000"], at=datetime(2030, 1, 1, 9), timestamp=1)
+        """
+        return self._send(
+            "SendTimer", message, phones, DateTime=china_time(at), Timestamp=_timestamp(timestamp)
+        )
+
+    def send_ext(
+        self, message: str, phones: Iterable[str] | str, *, ext: str, timestamp: int
+    ) -> SendResult:
+        """Send with an extension sub-number ``ext`` (digits only, at most 6).
+
+        >>> client.send_ext("您好", ["13800138000"], ext="2024", timestamp=1)
+        """
+        return self._send(
+            "SendMessageExt", message, phones, Timestamp=_timestamp(timestamp), Ext=str(ext)
+        )
+
+    # -- plumbing ------------------------------------------------------------------
+    @property
+    def service(self):
+        if self._service is None:
+            try:
+                client = zeep.Client(
+                    self.wsdl_url, transport=self._transport, settings=self._settings
+                )
+            except (requests.RequestException, zeep.exceptions.Error, etree.LxmlError) as error:
+                raise ProviderUnavailable(
+                    f"could not load the service description from {self.wsdl_url}: "
+                    f"{self._scrub(error)}; check the URL and that the provider is up"
+                ) from None
+            self._service = client.service
+        return self._service
+
+    def _account_call(self, operation: str, **params) -> int:
+        answer = self._call(operation, **params)
+        if answer is None:
+            raise OutcomeUnknown(f"{operation} gave an empty answer; try again")
+        self._raise_for_account(operation, answer)
+        return answer
+
+    def _raise_for_account(self, operation: str, state: int) -> None:
+        code = decode(operation, state)
+        if code.ok:
+            return
+        if code.value == -9:
+            raise ProviderUnavailable(f"{operation}: {code}; it is safe to try again")
+        if code.status == "unknown":
+            raise OutcomeUnknown(f"{operation}: {code}; check the account before trying again")
+        raise AccountError(code)
+
+    def _send(self, operation: str, message: str, phones, **params) -> SendResult:
+        if not isinstance(message, str):
+            raise TypeError(f"message must be a str, got {type(message).__name__}")
+        phone = phones if isinstance(phones, str) else ";".join(map(str, phones))
+        answer = self._call(
+            operation, Psw=self._password.reveal(), Message=message, Phone=phone, **params
+        )
+        if answer is None:
+            raise OutcomeUnknown(
+                f"{operation} gave an empty answer: the call may have been processed; "
+                "check the delivery report before resending"
+            )
+        code = decode(operation, answer.State)
+        if code.status == "unknown":
+            raise OutcomeUnknown(f"{operation}: {code}; check the delivery report before resending")
+        listed = [p for p in (answer.FailPhone or "").split(";") if p]
+        return SendResult(
+            operation=operation,
+            state=answer.State,
+            status=code.status,
+            meaning=code.en,
+            batch_id=answer.Id or None,
+            failed_phones=[] if code.value == -13 else listed,
+            keywords=listed if code.value == -13 else [],
+        )
+
+    def _call(self, operation: str, **params):
+        started = time.monotonic()
+        try:
+            answer = getattr(self.service, operation)(Id=self.account_id, Name=self.name, **params)
+        except requests.exceptions.ConnectTimeout:
+            raise ProviderUnavailable(
+                f"{operation}: timed out connecting to the provider; nothing was sent, "
+                "it is safe to try again"
+            ) from None
+        except requests.exceptions.ConnectionError as error:
+            reason = getattr(error.args[0], "reason", None) if error.args else None
+            if isinstance(reason, NewConnectionError | ConnectTimeoutError):
+                raise ProviderUnavailable(
+                    f"{operation}: cannot reach the provider ({self._scrub(reason)}); "
+                    "nothing was sent, it is safe to try again"
+                ) from None
+            raise OutcomeUnknown(
+                f"{operation}: the connection dropped after the request was sent "
+                f"({self._scrub(error)}); it may have been processed"
+            ) from None
+        except requests.exceptions.Timeout:
+            raise OutcomeUnknown(
+                f"{operation}: no answer within {self._transport.operation_timeout} s; "
+                "the request may have been processed"
+            ) from None
+        except zeep.exceptions.ValidationError as error:
+            raise SmsError(f"{operation}: invalid request, nothing sent: {error}") from None
+        except (
+            _AnswerRefused,
+            requests.RequestException,
+            zeep.exceptions.Error,
+            etree.LxmlError,
+        ) as error:
+            raise OutcomeUnknown(
+                f"{operation}: the provider's answer could not be read ({self._scrub(error)}); "
+                "the request may have been processed"
+            ) from None
+        log.debug("%s answered in %.1f ms", operation, (time.monotonic() - started) * 1000)
+        return answer
+
+    def _scrub(self, error: object) -> str:
+        text = str(error)[:300]
+        secret = self._password.reveal()
+        return text.replace(secret, MASK) if secret else text
+
+
+def china_time(at: datetime) -> str:
+    """``at`` as the provider's wall-clock time: naive is China Standard Time already."""
+    if not isinstance(at, datetime):
+        raise TypeError(f"at must be a datetime, got {type(at).__name__}")
+    if at.tzinfo is not None:
+        at = at.astimezone(CHINA)
+    return at.strftime(SCHEDULE_FORMAT)
+
+
+def _timestamp(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"timestamp must be a non-negative int (seconds since 1970), got {value!r}"
+        )
+    return value

@@ -1,0 +1,50 @@
+"""smsframe's exceptions. Each message says what to do next.
+
+::
+
+    SmsError
+    ├── AccountError          the provider refused the account (.code, .meaning): fix it first
+    ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend
+    └── OutcomeUnknown        the request may have been processed: never resend blindly
+"""
+
+from __future__ import annotations
+
+from smsframe.codes import Code
+
+
+class SmsError(Exception):
+    """Base of every error smsframe raises on purpose."""
+
+
+class AccountError(SmsError):
+    """The provider refused the account; nothing was sent."""
+
+    def __init__(self, code: Code, advice: str = "") -> None:
+        self.code = code.value
+        self.meaning = code.en
+        advice = advice or _ADVICE.get(code.value, "check the account with the provider")
+        super().__init__(f"{code.operation} refused the account: {code} -> {advice}")
+
+
+class ProviderUnavailable(SmsError):
+    """The request certainly did not reach the provider; resending is safe."""
+
+
+class OutcomeUnknown(SmsError):
+    """The request reached the provider but its answer was lost or unreadable.
+
+    It may have been processed (charged and delivered). Do not resend without
+    checking, or messages may go out twice.
+    """
+
+
+_ADVICE = {
+    0: "the account is disabled; ask the provider to enable it",
+    -1: "choose another new password (different from the old one, no spaces)",
+    -2: "set the account Id, Name and password (SMSFRAME_ID, SMSFRAME_NAME, SMSFRAME_PASSWORD)",
+    -3: "check the organisation code, account name and password",
+    -4: "use an ordinary account; agent and group accounts cannot use the web service",
+    -30: "call from the IP bound to the account, or ask the provider to bind this one",
+    -8: "recharge the account or send to fewer recipients",
+}
