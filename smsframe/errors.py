@@ -48,3 +48,14 @@ _ADVICE = {
     -30: "call from the IP bound to the account, or ask the provider to bind this one",
     -8: "recharge the account or send to fewer recipients",
 }
+
+
+class InsufficientBalance(SmsError):
+    """The account cannot pay for the whole plan; nothing was sent."""
+
+    def __init__(self, cost: int, balance: int) -> None:
+        self.cost, self.balance = cost, balance
+        super().__init__(
+            f"the plan costs {cost} messages but the balance is {balance}: recharge at least "
+            f"{cost - balance} or send to fewer recipients; nothing was sent"
+        )

@@ -1,0 +1,129 @@
+"""Run a campaign from a plan: pre-flight checks, the journal, the runner, and the
+per-row outcomes written back.
+
+Exactly once: rows the journal records as done in this campaign are not sent
+again; their recorded outcome is returned. Rows whose call has an intent and no
+outcome are ``unknown`` and are resent only with ``resend_unknown=True``. The
+result is always read back from the journal, so the frame and the journal agree.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from smsframe.client import SmsClient
+from smsframe.errors import InsufficientBalance
+from smsframe.journal import Journal
+from smsframe.outcomes import REASON_TEXT, OutcomeWriter
+from smsframe.plan import Plan, chunk_calls
+from smsframe.runner import Run, run_calls
+
+
+def execute(
+    plan: Plan,
+    client: SmsClient,
+    *,
+    campaign: str,
+    journal: Journal | str | None = None,
+    workers: int = 4,
+    progress: bool = True,
+    resend_unknown: bool = False,
+) -> pd.DataFrame:
+    """Send ``plan`` as ``campaign``; returns its rows with the outcome columns."""
+    if not isinstance(campaign, str) or not campaign.strip():
+        raise ValueError("campaign must be a non-empty name, e.g. campaign='nov-promo'")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    journal = journal if isinstance(journal, Journal) else Journal(journal)
+    rows = plan.rows
+    recorded = journal.campaign(campaign)
+    to_send = _needs_call(rows, recorded, resend_unknown)
+    calls = chunk_calls(
+        rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
+    )
+    calls["prior"] = _prior_calls(calls, recorded)
+
+    # Pre-flight: nothing is sent unless the account works and can pay for it all.
+    account_id = client.login()
+    balance = client.balance().balance
+    cost = int(calls["cost"].sum()) if len(calls) else 0
+    if cost > balance:
+        raise InsufficientBalance(cost, balance)
+    journal.start_campaign(campaign, account_id, balance)
+
+    run = Run(client, journal, campaign)
+    interrupted = False
+    if len(calls):
+        calls["timestamp"] = [
+            journal.group_timestamp(campaign, key, message_hash, int(ts))
+            for key, message_hash, ts in zip(
+                calls["group_key"], calls["message_hash"], calls["timestamp"], strict=True
+            )
+        ]
+        _, interrupted = run_calls(run, calls, workers=workers, progress=progress)
+        journal.finish_campaign(campaign, client.balance().balance)
+
+    result = _result(rows, journal.campaign(campaign), to_send, interrupted, run.stop_reason)
+    skipped = int((result["sms_status"] == "skipped").sum())
+    if interrupted:
+        warnings.warn(
+            f"campaign {campaign!r} interrupted: {skipped} rows not sent; run it again with "
+            "the same campaign name to send them (nothing is sent twice)",
+            stacklevel=3,
+        )
+    elif skipped:
+        warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=3)
+    return result
+
+
+def _needs_call(rows: pd.DataFrame, recorded: pd.DataFrame, resend_unknown: bool) -> np.ndarray:
+    """Pending rows with no outcome in the journal worth keeping."""
+    pending = (rows["sms_status"] == "pending").to_numpy()
+    if recorded.empty:
+        return pending
+    keep = recorded["status"].ne("unknown") if resend_unknown else pd.Series(True, recorded.index)
+    done = recorded.loc[keep & ~recorded["retry"].astype(bool), "phone"]
+    return pending & ~rows["sms_phone"].isin(done).to_numpy()
+
+
+def _prior_calls(calls: pd.DataFrame, recorded: pd.DataFrame) -> list[str]:
+    """Per call, the journal's earlier calls of its numbers: part of the call's key, so
+    that a deliberate resend gets a new key and two runs of the same resend collide."""
+    if recorded.empty:
+        return [""] * len(calls)
+    call_of = dict(zip(recorded["phone"], recorded["call_id"], strict=True))
+    return [
+        ",".join(sorted({str(call_of[n]) for n in numbers if n in call_of}))
+        for numbers in calls["numbers"]
+    ]
+
+
+def _result(
+    rows: pd.DataFrame,
+    recorded: pd.DataFrame,
+    sent_now: np.ndarray,
+    interrupted: bool,
+    stop_reason: str,
+) -> pd.DataFrame:
+    writer = OutcomeWriter(rows)
+    pending = (rows["sms_status"] == "pending").to_numpy()
+    by_phone = recorded.set_index("phone") if len(recorded) else recorded
+    found = pending & rows["sms_phone"].isin(by_phone.index).to_numpy()
+    positions = np.flatnonzero(found)
+    if len(positions):
+        entries = by_phone.loc[rows["sms_phone"].to_numpy(dtype=object)[positions]]
+        writer.write(positions, entries)
+    missing = np.flatnonzero(pending & ~found & sent_now)
+    if len(missing):
+        reason = "interrupted" if interrupted else "campaign_stopped"
+        writer.set(
+            missing, status="skipped", reason=reason, detail=stop_reason or REASON_TEXT[reason]
+        )
+    reasons = rows["sms_reason"]
+    categories = (
+        list(reasons.cat.categories) if isinstance(reasons.dtype, pd.CategoricalDtype) else []
+    )
+    return writer.frame(categories)

@@ -1,0 +1,310 @@
+"""The journal: a durable record of every provider call, before and after it is made.
+
+Every call's intent (campaign, a stable key, numbers, message hash, Timestamp)
+is committed before the call and its outcome right after. A call with an
+intent and no outcome was interrupted: its outcome is unknown and it is never
+resent silently. The journal holds no password or credential.
+
+Default: a SQLite file ``smsframe-journal.sqlite`` in the working directory;
+any SQLAlchemy URL (PostgreSQL for a team).
+
+Examples
+--------
+>>> from smsframe import journal
+>>> j = journal.open()                        # smsframe-journal.sqlite here
+>>> j.campaigns()                             # one row per campaign, with totals
+>>> j.campaign("nov-promo")                   # its per-recipient outcomes
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from smsframe.outcomes import REASON_TEXT, is_transient, reason_for
+
+DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
+
+metadata = sa.MetaData()
+
+campaigns_table = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("account_id", sa.BigInteger),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("balance_before", sa.BigInteger),
+    sa.Column("balance_after", sa.BigInteger),
+)
+
+groups_table = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("campaign", sa.String(200), primary_key=True),
+    sa.Column("group_key", sa.String(64), primary_key=True),
+    sa.Column("message_hash", sa.String(64), nullable=False),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    # The provider merges calls with the same Timestamp and Message into one batch.
+    sa.UniqueConstraint("message_hash", "timestamp", name="one_batch_per_timestamp"),
+)
+
+calls_table = sa.Table(
+    "calls",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign", sa.String(200), nullable=False, index=True),
+    sa.Column("call_key", sa.String(64), nullable=False),
+    sa.Column("group_key", sa.String(64), nullable=False),
+    sa.Column("operation", sa.String(20), nullable=False),
+    sa.Column("message_hash", sa.String(64), nullable=False),
+    sa.Column("ext", sa.String(6)),
+    sa.Column("scheduled_for", sa.DateTime(timezone=True)),
+    sa.Column("timestamp", sa.BigInteger, nullable=False),
+    sa.Column("numbers", sa.Text, nullable=False),
+    sa.Column("recipients", sa.Integer, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("intent_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(12)),  # sent, scheduled, failed, unknown; NULL: no outcome
+    sa.Column("state", sa.Integer),
+    sa.Column("batch_id", sa.BigInteger),
+    sa.Column("fail_phone", sa.Text),
+    sa.Column("detail", sa.Text),
+    sa.Column("resend_safe", sa.Boolean),
+    sa.Column("outcome_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("campaign", "call_key", name="one_intent_per_call"),
+)
+
+
+def digest(*parts: object) -> str:
+    """A stable hex key of ``parts`` (sha256)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a call is about to do."""
+
+    campaign: str
+    call_key: str
+    group_key: str
+    operation: str
+    message_hash: str
+    ext: str | None
+    scheduled_for: datetime | None
+    timestamp: int
+    numbers: tuple[str, ...]
+    parts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider answered (or that nobody knows)."""
+
+    status: str
+    state: int | None = None
+    batch_id: int | None = None
+    fail_phone: str = ""
+    detail: str = ""
+    resend_safe: bool = False
+
+
+class Journal:
+    """The journal on one database."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or DEFAULT_URL
+        self.engine = sa.create_engine(self.url, **_engine_options(self.url))
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"<Journal {self.engine.url.render_as_string(hide_password=True)}>"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- campaigns -----------------------------------------------------------
+    def start_campaign(self, name: str, account_id: int, balance_before: int) -> None:
+        """Record a run of ``name`` (the first balance seen is kept)."""
+        with self.engine.begin() as db:
+            exists = db.execute(
+                sa.select(campaigns_table.c.name).where(campaigns_table.c.name == name)
+            ).first()
+            if exists is None:
+                db.execute(
+                    campaigns_table.insert().values(
+                        name=name,
+                        account_id=account_id,
+                        created_at=now(),
+                        balance_before=balance_before,
+                    )
+                )
+
+    def finish_campaign(self, name: str, balance_after: int) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                campaigns_table.update()
+                .where(campaigns_table.c.name == name)
+                .values(balance_after=balance_after)
+            )
+
+    def campaigns(self) -> pd.DataFrame:
+        """Every campaign with its recipients per status."""
+        with self.engine.connect() as db:
+            frame = pd.read_sql(sa.select(campaigns_table).order_by("created_at"), db)
+        if frame.empty:
+            return frame
+        totals = [
+            self.campaign(name)["status"].value_counts().rename(name) for name in frame["name"]
+        ]
+        counts = pd.DataFrame(totals).fillna(0).astype("int64")
+        return frame.join(counts, on="name")
+
+    # -- timestamps ----------------------------------------------------------
+    def group_timestamp(self, campaign: str, group_key: str, message_hash: str, wanted: int) -> int:
+        """The Timestamp of a group: the one recorded for it, else the first free one
+        from ``wanted`` on for this message, reserved for good."""
+        candidate = wanted
+        while True:
+            try:
+                with self.engine.begin() as db:
+                    recorded = db.execute(
+                        sa.select(groups_table.c.timestamp).where(
+                            groups_table.c.campaign == campaign,
+                            groups_table.c.group_key == group_key,
+                        )
+                    ).scalar()
+                    if recorded is not None:
+                        return recorded
+                    taken = db.execute(
+                        sa.select(sa.func.max(groups_table.c.timestamp)).where(
+                            groups_table.c.message_hash == message_hash,
+                            groups_table.c.timestamp >= candidate,
+                        )
+                    ).scalar()
+                    if taken is not None and taken >= candidate:
+                        candidate = taken + 1
+                    db.execute(
+                        groups_table.insert().values(
+                            campaign=campaign,
+                            group_key=group_key,
+                            message_hash=message_hash,
+                            timestamp=candidate,
+                        )
+                    )
+                    return candidate
+            except sa.exc.IntegrityError:  # another process took it meanwhile
+                candidate += 1
+
+    # -- calls -----------------------------------------------------------------
+    def record_intent(self, intent: Intent) -> int:
+        """Commit what a call is about to do; returns the call's id."""
+        values = vars(intent) | {
+            "numbers": ";".join(intent.numbers),
+            "recipients": len(intent.numbers),
+            "intent_at": now(),
+        }
+        with self.engine.begin() as db:
+            return db.execute(calls_table.insert().values(values)).inserted_primary_key[0]
+
+    def record_outcome(self, call_id: int, outcome: Outcome) -> None:
+        with self.engine.begin() as db:
+            db.execute(
+                calls_table.update()
+                .where(calls_table.c.id == call_id)
+                .values(vars(outcome) | {"outcome_at": now()})
+            )
+
+    def calls(self, campaign: str) -> pd.DataFrame:
+        """Every call of ``campaign`` in the order they were made."""
+        query = sa.select(calls_table).where(calls_table.c.campaign == campaign)
+        with self.engine.connect() as db:
+            frame = pd.read_sql(query.order_by(calls_table.c.id), db)
+        # A call with an intent and no outcome was interrupted: nobody knows.
+        missing = frame["status"].isna()
+        frame.loc[missing, "status"] = "unknown"
+        frame.loc[missing, "detail"] = "interrupted between the call and its answer"
+        return frame
+
+    def campaign(self, name: str) -> pd.DataFrame:
+        """One row per recipient of campaign ``name``: the outcome of its latest call.
+
+        Columns: phone, status, reason, state, detail, batch_id, timestamp,
+        scheduled_for, sent_at, retry (failed, certainly not accepted, worth a
+        new try), call_id.
+        """
+        calls = self.calls(name)
+        if calls.empty:
+            return pd.DataFrame(columns=RECIPIENT_COLUMNS)
+        rows = calls.assign(phone=calls["numbers"].str.split(";")).explode("phone")
+        rows = rows.drop_duplicates("phone", keep="last").reset_index(drop=True)
+        listed = [
+            status in ("sent", "scheduled") and phone in (fail or "").split(";")
+            for phone, fail, status in zip(
+                rows["phone"], rows["fail_phone"], rows["status"], strict=True
+            )
+        ]
+        rows.loc[listed, "status"] = "failed"
+        rows.loc[listed, "detail"] = REASON_TEXT["fail_phone"]
+        rows["reason"] = [
+            reason_for(status, state, flag)
+            for status, state, flag in zip(rows["status"], rows["state"], listed, strict=True)
+        ]
+        rows["retry"] = [
+            status == "failed" and bool(safe) and not flag and is_transient(op, state)
+            for status, safe, flag, op, state in zip(
+                rows["status"],
+                rows["resend_safe"],
+                listed,
+                rows["operation"],
+                rows["state"],
+                strict=True,
+            )
+        ]
+        for column in ("intent_at", "outcome_at", "scheduled_for"):
+            rows[column] = pd.to_datetime(rows[column], utc=True)
+        rows = rows.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
+        return rows[RECIPIENT_COLUMNS]
+
+
+RECIPIENT_COLUMNS = [
+    "phone",
+    "status",
+    "reason",
+    "state",
+    "detail",
+    "batch_id",
+    "timestamp",
+    "scheduled_for",
+    "sent_at",
+    "retry",
+    "call_id",
+]
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def _sqlite_pragmas(connection, _record) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+def open(url: str | None = None) -> Journal:
+    """The journal at ``url`` (default: ``smsframe-journal.sqlite`` in the working directory)."""
+    return Journal(url)

@@ -1,0 +1,90 @@
+"""Per-row outcome columns: what a campaign did to each row of the input frame.
+
+Columns (DESIGN.md): sms_phone, sms_e164, sms_reason, sms_message, sms_parts,
+sms_timestamp, sms_state, sms_status, sms_detail, sms_batch_id, sms_sent_at
+(and sms_scheduled_for for scheduled campaigns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from smsframe.codes import decode
+
+STATUSES = ["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
+STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
+
+# Why a row that passed the pre-flight checks was not sent: token -> text.
+REASON_TEXT = {
+    "fail_phone": "the provider listed this number in FailPhone (bad or unreachable)",
+    "provider_refused": "the provider refused the call (see sms_state and sms_detail)",
+    "provider_unavailable": "the provider could not be reached; it is safe to send again",
+    "outcome_unknown": "the call may or may not have been processed; check before resending",
+    "campaign_stopped": "not sent: the campaign stopped on an account-level refusal",
+    "interrupted": "not sent: the campaign was interrupted",
+}
+
+
+def reason_for(status: str, state: object, listed: bool) -> str | None:
+    """The reason token of a recipient's outcome (None when it was sent or scheduled)."""
+    if status == "failed":
+        if listed:
+            return "fail_phone"
+        return "provider_unavailable" if pd.isna(state) else "provider_refused"
+    return "outcome_unknown" if status == "unknown" else None
+
+
+def is_transient(operation: str, state: object) -> bool:
+    """Worth a new try: the provider was unreachable, or answered a transient code."""
+    return pd.isna(state) or decode(operation, int(state)).transient
+
+
+class OutcomeWriter:
+    """Collects per-row values by position, then builds the result frame at once."""
+
+    def __init__(self, rows: pd.DataFrame) -> None:
+        self.rows = rows
+        n = len(rows)
+        self.status = rows["sms_status"].to_numpy(dtype=object).copy()
+        self.reason = rows["sms_reason"].to_numpy(dtype=object).copy()
+        self.detail = rows["sms_detail"].to_numpy(dtype=object).copy()
+        self.state = np.full(n, np.nan)
+        self.batch_id = np.full(n, np.nan)
+        self.timestamp = np.full(n, np.nan)
+        self.sent_at = np.full(n, np.datetime64("NaT", "us"))
+
+    def set(self, positions: np.ndarray, *, status: str, reason: str | None, detail: str) -> None:
+        """The same outcome for every row at ``positions`` (no call made)."""
+        self.status[positions] = status
+        self.reason[positions] = reason
+        self.detail[positions] = detail
+
+    def write(self, positions: np.ndarray, recorded: pd.DataFrame) -> None:
+        """Recorded outcomes (rows of :meth:`Journal.campaign`, aligned with ``positions``)."""
+        self.status[positions] = recorded["status"].to_numpy(dtype=object)
+        self.reason[positions] = recorded["reason"].to_numpy(dtype=object)
+        self.detail[positions] = recorded["detail"].to_numpy(dtype=object)
+        for name in ("state", "batch_id", "timestamp"):
+            getattr(self, name)[positions] = pd.to_numeric(recorded[name]).to_numpy(
+                dtype=float, na_value=np.nan
+            )
+        sent_at = pd.to_datetime(recorded["sent_at"], utc=True).dt.tz_convert(None)
+        self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")
+
+    def frame(self, reasons: list[str]) -> pd.DataFrame:
+        """The rows with the outcome columns; ``reasons``: the pre-flight reason tokens."""
+        out = self.rows.copy()
+        index = out.index
+        out["sms_status"] = pd.Categorical(self.status, dtype=STATUS_DTYPE)
+        categories = list(dict.fromkeys([*reasons, *REASON_TEXT]))
+        out["sms_reason"] = pd.Categorical(self.reason, categories=categories)
+        out["sms_detail"] = pd.array(self.detail, dtype="string")
+        for column, values in (
+            ("sms_timestamp", self.timestamp),
+            ("sms_state", self.state),
+            ("sms_batch_id", self.batch_id),
+        ):
+            out[column] = pd.array(values, dtype="Float64").astype("Int64")
+        out["sms_sent_at"] = pd.Series(self.sent_at, index=index).dt.tz_localize("UTC")
+        return out

@@ -1,0 +1,190 @@
+"""Rows -> groups -> calls: what a campaign will send, before anything is sent.
+
+Rows with the same rendered message (and ext and schedule time) form a group;
+a group is split into calls of at most ``chunk_size`` numbers, all sharing the
+group's Timestamp so the provider files them under one batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+
+import numpy as np
+import pandas as pd
+
+from smsframe.journal import digest
+
+MAX_CHUNK = 1000  # the provider's limit of numbers per call
+
+
+@dataclass(frozen=True)
+class BalanceCheck:
+    """A plan's cost against the account's balance."""
+
+    cost: int
+    balance: int
+
+    @property
+    def enough(self) -> bool:
+        return self.cost <= self.balance
+
+    def __repr__(self) -> str:
+        verdict = "enough" if self.enough else f"short by {self.cost - self.balance}"
+        return f"BalanceCheck(cost={self.cost}, balance={self.balance}: {verdict})"
+
+
+@dataclass
+class Plan:
+    """What a campaign will do: ``rows`` (input + ``sms_*`` columns, status pending or
+    rejected) and ``calls`` (one row per provider call)."""
+
+    rows: pd.DataFrame
+    calls: pd.DataFrame
+    chunk_size: int
+
+    def summary(self) -> pd.Series:
+        """Recipients, rejected rows, calls, parts and total cost."""
+        status = self.rows["sms_status"]
+        return pd.Series(
+            {
+                "rows": len(self.rows),
+                "recipients": int((status == "pending").sum()),
+                "rejected": int((status == "rejected").sum()),
+                "calls": len(self.calls),
+                "parts": int(self.calls["parts"].sum()) if len(self.calls) else 0,
+                "cost": self.cost,
+            },
+            name="plan",
+        )
+
+    @property
+    def cost(self) -> int:
+        """Messages charged if every number is accepted: parts x recipients."""
+        return int(self.calls["cost"].sum()) if len(self.calls) else 0
+
+    def rejected(self) -> pd.Series:
+        """Rejected rows per reason."""
+        rejected = self.rows.loc[self.rows["sms_status"] == "rejected", "sms_reason"]
+        counts = rejected.value_counts()
+        return counts[counts > 0].rename("rejected")
+
+    def check(self, client) -> BalanceCheck:
+        """Compare the plan's cost with ``client.balance()``."""
+        return BalanceCheck(self.cost, client.balance().balance)
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        lines = [
+            f"Plan: {s.recipients} recipients in {s.calls} calls, "
+            f"{s.cost} messages charged at most; {s.rejected} of {s.rows} rows rejected"
+        ]
+        lines += [f"  rejected {reason}: {n}" for reason, n in self.rejected().items()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in s.items())
+        rejected = "".join(
+            f"<tr><th>{escape(str(reason))}</th><td>{n}</td></tr>"
+            for reason, n in self.rejected().items()
+        )
+        extra = (
+            f"<table><caption>rejected by reason</caption>{rejected}</table>" if rejected else ""
+        )
+        return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
+
+
+def operation_for(ext: object, at: object) -> str:
+    if at is not None:
+        return "SendTimer"
+    return "SendMessageExt" if ext is not None else "SendMessage"
+
+
+def chunk_calls(
+    rows: pd.DataFrame, chunk_size: int = 100, *, first_timestamp: int | None = None
+) -> pd.DataFrame:
+    """One row per provider call for the ``pending`` rows of ``rows``.
+
+    Groups are keyed by ``sms_message`` (and ``sms_ext``, ``sms_scheduled_for`` when
+    present), in order of first appearance; numbers keep the rows' order. Each group
+    gets its own proposed Timestamp, ``first_timestamp`` + group number.
+    """
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {chunk_size}")
+    first_timestamp = int(time.time()) if first_timestamp is None else first_timestamp
+    pending = np.flatnonzero((rows["sms_status"] == "pending").to_numpy())
+    keys = [c for c in ("sms_message", "sms_ext", "sms_scheduled_for") if c in rows]
+    columns = [
+        "group_key",
+        "operation",
+        "message",
+        "message_hash",
+        "ext",
+        "at",
+        "timestamp",
+        "numbers",
+        "positions",
+        "recipients",
+        "parts",
+        "cost",
+    ]
+    if len(pending) == 0:
+        return pd.DataFrame(columns=columns)
+    selected = rows.iloc[pending]
+    if len(keys) == 1:
+        key_values = selected[keys[0]].to_numpy(dtype=object)
+    else:
+        columns_ = [selected[k].astype(object).map(_none).to_numpy() for k in keys]
+        key_values = np.empty(len(selected), dtype=object)
+        key_values[:] = list(zip(*columns_, strict=True))
+    codes, uniques = pd.factorize(key_values, use_na_sentinel=False)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    group_starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    group_sizes = np.diff(np.r_[group_starts, len(order)])
+    rank = np.arange(len(order)) - np.repeat(group_starts, group_sizes)
+    call_starts = np.flatnonzero(
+        np.r_[True, (sorted_codes[1:] != sorted_codes[:-1]) | (rank[1:] % chunk_size == 0)]
+    )
+    positions = pending[order]
+    phones = selected["sms_phone"].to_numpy(dtype=object)[order]
+    parts = selected["sms_parts"].to_numpy()[order]
+    bounds = np.r_[call_starts, len(order)]
+    records = []
+    group_info: dict[int, tuple] = {}
+    for start, stop in itertools.pairwise(bounds):
+        code = int(sorted_codes[start])
+        if code not in group_info:
+            key = uniques[code]
+            values = dict(zip(keys, key if len(keys) > 1 else (key,), strict=True))
+            message = values["sms_message"]
+            ext = _none(values.get("sms_ext"))
+            at = _none(values.get("sms_scheduled_for"))
+            group_info[code] = (
+                digest(message, ext, at),
+                operation_for(ext, at),
+                message,
+                digest(message),
+                ext,
+                at,
+                first_timestamp + code,
+            )
+        n = int(stop - start)
+        part = int(parts[start])
+        records.append(
+            (*group_info[code], tuple(phones[start:stop]), positions[start:stop], n, part, n * part)
+        )
+    frame = pd.DataFrame.from_records(records, columns=columns)
+    for column in ("ext", "at"):  # None stays None (not NaN) for the client
+        frame[column] = pd.Series([r[columns.index(column)] for r in records], dtype=object)
+    return frame
+
+
+def _none(value: object) -> object:
+    if value is None or (not isinstance(value, str | datetime) and pd.isna(value)):
+        return None
+    return value

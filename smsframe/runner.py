@@ -1,0 +1,172 @@
+"""Execute a campaign's calls: a worker pool, one progress bar, the journal around
+every call, retries only where a resend is safe, and a clean stop.
+
+The runner works on the call table of a :class:`~smsframe.plan.Plan` and
+returns one :class:`CallOutcome` per call it made or skipped; turning those
+into per-row columns is :mod:`smsframe.outcomes`' job.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+from tqdm.auto import tqdm
+
+from smsframe.client import SendResult, SmsClient
+from smsframe.codes import decode
+from smsframe.errors import OutcomeUnknown, ProviderUnavailable
+from smsframe.journal import Intent, Journal, Outcome, digest
+
+log = logging.getLogger("smsframe.runner")
+
+ATTEMPTS = 3  # tries of one call while the provider certainly did not accept it
+BACKOFF_S = 0.2  # first pause between tries; doubles each time
+
+
+@dataclass
+class CallOutcome:
+    """What became of one planned call (after its retries)."""
+
+    positions: tuple[int, ...]
+    numbers: tuple[str, ...]
+    timestamp: int
+    outcome: Outcome | None  # None: never made (the campaign stopped first)
+    sent_at: pd.Timestamp | None = None
+
+
+@dataclass
+class Run:
+    """Shared state of one campaign run."""
+
+    client: SmsClient
+    journal: Journal
+    campaign: str
+    backoff_s: float = BACKOFF_S
+    stop: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str = ""
+
+    def halt(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+    # -- one call, with its retries ------------------------------------------
+    def execute(self, call: pd.Series) -> CallOutcome:
+        numbers = tuple(call["numbers"])
+        done = CallOutcome(tuple(call["positions"]), numbers, int(call["timestamp"]), None)
+        prior = call["prior"]
+        for attempt in range(ATTEMPTS):
+            if self.stop.is_set():
+                return done
+            intent = Intent(
+                campaign=self.campaign,
+                call_key=digest(self.campaign, call["group_key"], ";".join(numbers), prior),
+                group_key=call["group_key"],
+                operation=call["operation"],
+                message_hash=call["message_hash"],
+                ext=call["ext"],
+                scheduled_for=call["at"],
+                timestamp=int(call["timestamp"]),
+                numbers=numbers,
+                parts=int(call["parts"]),
+            )
+            try:
+                call_id = self.journal.record_intent(intent)
+            except sa.exc.IntegrityError:
+                done.outcome = Outcome(
+                    "unknown", detail="another run of this campaign made this call at the same time"
+                )
+                return done
+            outcome = self._call(call, intent)
+            self.journal.record_outcome(call_id, outcome)
+            done.outcome, done.sent_at = outcome, pd.Timestamp.now(tz="UTC")
+            code = decode(intent.operation, outcome.state) if outcome.state is not None else None
+            if code is not None and code.account_level:
+                self.halt(f"the campaign stopped: {code}")
+            retry = outcome.resend_safe and (code is None or code.transient)
+            if not retry or attempt == ATTEMPTS - 1:
+                return done
+            prior = intent.call_key
+            time.sleep(self.backoff_s * 2**attempt)
+        return done
+
+    def _call(self, call: pd.Series, intent: Intent) -> Outcome:
+        try:
+            result = self._send(call, intent)
+        except ProviderUnavailable as error:
+            return Outcome("failed", detail=str(error), resend_safe=True)
+        except OutcomeUnknown as error:
+            return Outcome("unknown", detail=str(error))
+        return Outcome(
+            status=result.status,
+            state=result.state,
+            batch_id=result.batch_id,
+            fail_phone=";".join(result.keywords or result.failed_phones),
+            detail=_detail(result),
+            resend_safe=result.code.resend_safe and not result.ok,
+        )
+
+    def _send(self, call: pd.Series, intent: Intent) -> SendResult:
+        message, numbers = call["message"], intent.numbers
+        if intent.operation == "SendTimer":
+            return self.client.schedule(
+                message, numbers, at=intent.scheduled_for, timestamp=intent.timestamp
+            )
+        if intent.operation == "SendMessageExt":
+            return self.client.send_ext(
+                message, numbers, ext=intent.ext, timestamp=intent.timestamp
+            )
+        return self.client.send(message, numbers, timestamp=intent.timestamp)
+
+
+def _detail(result: SendResult) -> str:
+    if result.keywords:
+        return f"{result.meaning}: {', '.join(result.keywords)}"
+    return result.meaning
+
+
+def run_calls(
+    run: Run,
+    calls: pd.DataFrame,
+    *,
+    workers: int = 4,
+    progress: bool = True,
+    on_done: Callable[[CallOutcome], None] | None = None,
+) -> tuple[list[CallOutcome], bool]:
+    """Make ``calls`` with ``workers`` threads; returns the outcomes and whether the
+    run was interrupted (KeyboardInterrupt). Calls never started come back with
+    ``outcome=None``."""
+    outcomes: list[CallOutcome] = []
+    interrupted = False
+    records = [row for _, row in calls.iterrows()]
+    bar = tqdm(
+        total=int(calls["recipients"].sum()) if len(calls) else 0,
+        unit="recipient",
+        desc=run.campaign,
+        disable=not progress,
+    )
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe") as pool:
+        pending: set[Future] = {pool.submit(run.execute, record) for record in records}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    outcome = future.result()
+                    outcomes.append(outcome)
+                    bar.update(len(outcome.numbers))
+                    if on_done:
+                        on_done(outcome)
+        except KeyboardInterrupt:
+            interrupted = True
+            run.halt("interrupted by the user")
+            for future in pending:  # calls in flight finish and are journaled
+                outcomes.append(future.result())
+    bar.close()
+    return outcomes, interrupted
