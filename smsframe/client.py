@@ -12,8 +12,11 @@ SendResult(state=1, status='sent', batch_id=7, failed_phones=[], ...)
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import requests
+import urllib3
 import zeep
 import zeep.cache
 import zeep.exceptions
@@ -36,6 +40,10 @@ log = logging.getLogger("smsframe.client")
 CHINA = ZoneInfo("Asia/Shanghai")
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MASK = "********"
+# One WSDL load at a time in the process: the first fills zeep's cache for the others,
+# so threads (or clients) starting together fetch it once.
+_LOADING = threading.Lock()
+_SECRET_PARAMS = ("Psw", "OldPsw", "NewPsw")
 
 
 class Secret:
@@ -89,6 +97,84 @@ class SendResult:
         return self.code.ok
 
 
+class _Watchdog:
+    """One daemon thread for the process that shuts down the socket of an overdue answer.
+
+    The read timeout bounds each read, not a whole answer: a server trickling its
+    status line and headers a byte at a time would hold a worker forever. (The body
+    is bounded by ``_Transport._bounded``.) Watching costs a dict insert per call.
+    """
+
+    TICK_S = 0.1
+
+    def __init__(self) -> None:
+        self._due: dict[int, tuple[float, socket.socket]] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, sock: socket.socket, seconds: float) -> None:
+        with self._lock:
+            self._due[id(sock)] = (time.monotonic() + seconds, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="smsframe-watchdog", daemon=True
+                )
+                self._thread.start()
+
+    def release(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._due.pop(id(sock), None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK_S)
+            now = time.monotonic()
+            with self._lock:  # held while shutting down: a released socket is never touched
+                overdue = [key for key, (due, _) in self._due.items() if due <= now]
+                for key in overdue:
+                    with contextlib.suppress(OSError):
+                        self._due.pop(key)[1].shutdown(socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _DeadlineMixin:
+    """A urllib3 connection whose status line and headers arrive within its read timeout."""
+
+    def getresponse(self, *args, **kwargs):
+        sock, seconds = self.sock, self.timeout
+        if sock is None or not isinstance(seconds, int | float):
+            return super().getresponse(*args, **kwargs)
+        _WATCHDOG.watch(sock, seconds)
+        try:
+            return super().getresponse(*args, **kwargs)
+        finally:
+            _WATCHDOG.release(sock)
+
+
+class _HTTPConnection(_DeadlineMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
 class _Transport(zeep.Transport):
     """zeep's transport with bounded answers and no envelope logging.
 
@@ -100,7 +186,7 @@ class _Transport(zeep.Transport):
 
     def __init__(self, timeout: float, operation_timeout: float, max_bytes: int, pool_size: int):
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         super().__init__(
@@ -127,6 +213,8 @@ class _Transport(zeep.Transport):
                     )
                 chunks.append(chunk)
             response._content = b"".join(chunks)
+        except urllib3.exceptions.HTTPError as error:  # stalled or cut off midway
+            raise _AnswerRefused(f"the answer broke off: {error}") from None
         finally:
             response.close()
         return response
@@ -188,6 +276,9 @@ class SmsClient:
         pool_size: int = 16,
         max_answer_bytes: int = 1_000_000,
     ) -> None:
+        for label, seconds in (("timeout", timeout), ("operation_timeout", operation_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+                raise ValueError(f"{label} must be a number of seconds > 0, got {seconds!r}")
         self.wsdl_url = wsdl_url
         self.account_id = int(account_id)
         self.name = name
@@ -288,17 +379,24 @@ class SmsClient:
     @property
     def service(self):
         if self._service is None:
-            try:
-                client = zeep.Client(
-                    self.wsdl_url, transport=self._transport, settings=self._settings
-                )
-            except (requests.RequestException, zeep.exceptions.Error, etree.LxmlError) as error:
-                raise ProviderUnavailable(
-                    f"could not load the service description from {self.wsdl_url}: "
-                    f"{self._scrub(error)}; check the URL and that the provider is up"
-                ) from None
-            self._service = client.service
+            with _LOADING:
+                if self._service is None:
+                    self._service = self._load().service
         return self._service
+
+    def _load(self) -> zeep.Client:
+        try:
+            return zeep.Client(self.wsdl_url, transport=self._transport, settings=self._settings)
+        except (
+            _AnswerRefused,
+            requests.RequestException,
+            zeep.exceptions.Error,
+            etree.LxmlError,
+        ) as error:
+            raise ProviderUnavailable(
+                f"could not load the service description from {self.wsdl_url}: "
+                f"{self._scrub(error)}; check the URL and that the provider is up"
+            ) from None
 
     def _account_call(self, operation: str, **params) -> int:
         answer = self._call(operation, **params)
@@ -344,6 +442,15 @@ class SmsClient:
         )
 
     def _call(self, operation: str, **params):
+        try:
+            return self._request(operation, **params)
+        except SmsError as error:
+            # "from None" hides the original error but keeps it as __context__; it may
+            # quote the request, password included (a server echoing it in an error page).
+            error.__context__ = None
+            raise
+
+    def _request(self, operation: str, **params):
         started = time.monotonic()
         try:
             answer = getattr(self.service, operation)(Id=self.account_id, Name=self.name, **params)
@@ -356,12 +463,12 @@ class SmsClient:
             reason = getattr(error.args[0], "reason", None) if error.args else None
             if isinstance(reason, NewConnectionError | ConnectTimeoutError):
                 raise ProviderUnavailable(
-                    f"{operation}: cannot reach the provider ({self._scrub(reason)}); "
+                    f"{operation}: cannot reach the provider ({self._scrub(reason, params)}); "
                     "nothing was sent, it is safe to try again"
                 ) from None
             raise OutcomeUnknown(
                 f"{operation}: the connection dropped after the request was sent "
-                f"({self._scrub(error)}); it may have been processed"
+                f"({self._scrub(error, params)}); it may have been processed"
             ) from None
         except requests.exceptions.Timeout:
             raise OutcomeUnknown(
@@ -369,7 +476,9 @@ class SmsClient:
                 "the request may have been processed"
             ) from None
         except zeep.exceptions.ValidationError as error:
-            raise SmsError(f"{operation}: invalid request, nothing sent: {error}") from None
+            raise SmsError(
+                f"{operation}: invalid request, nothing sent: {self._scrub(error, params)}"
+            ) from None
         except (
             _AnswerRefused,
             requests.RequestException,
@@ -377,16 +486,21 @@ class SmsClient:
             etree.LxmlError,
         ) as error:
             raise OutcomeUnknown(
-                f"{operation}: the provider's answer could not be read ({self._scrub(error)}); "
+                f"{operation}: the provider's answer could not be read "
+                f"({self._scrub(error, params)}); "
                 "the request may have been processed"
             ) from None
         log.debug("%s answered in %.1f ms", operation, (time.monotonic() - started) * 1000)
         return answer
 
-    def _scrub(self, error: object) -> str:
-        text = str(error)[:300]
-        secret = self._password.reveal()
-        return text.replace(secret, MASK) if secret else text
+    def _scrub(self, error: object, params: dict | None = None) -> str:
+        """``error`` as text, at most 300 characters, every password in it masked."""
+        text = str(error)
+        params = params or {}
+        for secret in (self._password.reveal(), *(params.get(k) for k in _SECRET_PARAMS)):
+            if secret:
+                text = text.replace(secret, MASK)
+        return text[:300]
 
 
 def china_time(at: datetime) -> str:

@@ -39,7 +39,7 @@ class Code:
     en: str
     status: Status
     account_level: bool = False
-    resend_safe: bool = True
+    resend_safe: bool = True  # the provider certainly did not accept it (False once accepted)
     transient: bool = False  # worth an automatic retry after a pause
 
     @property
@@ -121,9 +121,15 @@ def _build() -> dict[tuple[str, int], Code]:
             "unknown",
             resend_safe=False,
         )
-    table["UserLogin", 1] = Code("UserLogin", 1, "帐户信息正确", "account OK", "sent")
-    table["GetBalance", 1] = Code("GetBalance", 1, "调用接口成功", "account OK", "sent")
-    table["UpdatePsw", 1] = Code("UpdatePsw", 1, "修改密码成功", "password changed", "sent")
+    table["UserLogin", 1] = Code(
+        "UserLogin", 1, "帐户信息正确", "account OK", "sent", resend_safe=False
+    )
+    table["GetBalance", 1] = Code(
+        "GetBalance", 1, "调用接口成功", "account OK", "sent", resend_safe=False
+    )
+    table["UpdatePsw", 1] = Code(
+        "UpdatePsw", 1, "修改密码成功", "password changed", "sent", resend_safe=False
+    )
     table["UpdatePsw", -1] = Code(
         "UpdatePsw", -1, "修改密码失败", "the password change failed", "failed"
     )
@@ -133,9 +139,13 @@ def _build() -> dict[tuple[str, int], Code]:
             wording = zh_timer if timer else zh
             table[operation, value] = Code(operation, value, wording, en, "failed", account_level)
         if timer:
-            table[operation, 1] = Code(operation, 1, "定时短信成功", "scheduled", "scheduled")
+            table[operation, 1] = Code(
+                operation, 1, "定时短信成功", "scheduled", "scheduled", resend_safe=False
+            )
         else:
-            table[operation, 1] = Code(operation, 1, "发送短信成功", "accepted for sending", "sent")
+            table[operation, 1] = Code(
+                operation, 1, "发送短信成功", "accepted for sending", "sent", resend_safe=False
+            )
     table["SendTimer", -11] = Code(
         "SendTimer",
         -11,
