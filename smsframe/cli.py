@@ -12,11 +12,13 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def _account(text: str) -> tuple[int, str, str, int]:
     try:
-        account_id, name, password, balance = text.split(":", 3)
+        account_id, name, rest = text.split(":", 2)
+        password, balance = rest.rsplit(":", 1)  # a password may hold ":"
         return int(account_id), name, password, int(balance)
     except ValueError:
         raise argparse.ArgumentTypeError(
@@ -71,6 +73,9 @@ def _deliveries(args: argparse.Namespace) -> int:
     from smsframe.simulator.server import deliveries_frame
     from smsframe.simulator.store import Store
 
+    if not Path(args.db).is_file():
+        print(f"smsframe: no simulator database at {args.db}", file=sys.stderr)
+        return 2
     store = Store(args.db)
     try:
         deliveries_frame(store).to_csv(sys.stdout, index=False)

@@ -32,6 +32,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "smsframe-simulator"
     timeout = IDLE_TIMEOUT_S  # a slow or idle client never pins a thread forever
+    # Headers and body go out as two writes: with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms a call on a keep-alive connection).
+    disable_nagle_algorithm = True
     simulator: Simulator  # set on the subclass made per simulator
 
     def setup(self) -> None:
@@ -42,6 +45,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.simulator._connections.discard(self.connection)
         with contextlib.suppress(OSError):
             super().finish()
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        except (BrokenPipeError, ConnectionResetError):  # the client left before its answer
+            self.close_connection = True
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("%s " + format, self.client_address[0], *args)
@@ -139,7 +148,7 @@ class Simulator:
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="smsframe-simulator",
             daemon=True,
         )

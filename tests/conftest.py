@@ -1,0 +1,139 @@
+"""Shared fixtures: a running simulator, zeep clients on it, raw SOAP helpers.
+
+Every test talks to the simulator over real HTTP on 127.0.0.1. The helpers are
+fixtures that return functions, so test modules never import from this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from xml.sax.saxutils import escape
+
+import pytest
+import requests
+import zeep
+from lxml import etree
+from zeep.transports import Transport
+
+from smsframe.simulator import Simulator
+
+TNS = "http://tempuri.org/"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+
+ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "secret"
+START_BALANCE = 1000
+
+
+@pytest.fixture
+def auth() -> tuple[int, str, str]:
+    """The ordinary account every ``sim`` opens: (Id, Name, Psw)."""
+    return ACCOUNT_ID, NAME, PASSWORD
+
+
+@pytest.fixture
+def sim() -> Iterator[Simulator]:
+    """An in-memory simulator on a free port with account 101/demo/secret, Balance 1000."""
+    with Simulator() as simulator:
+        simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=START_BALANCE)
+        yield simulator
+
+
+def _client(
+    simulator: Simulator, timeout: float = 10, operation_timeout: float = 10
+) -> zeep.Client:
+    transport = Transport(timeout=timeout, operation_timeout=operation_timeout)
+    return zeep.Client(simulator.wsdl_url, transport=transport)
+
+
+@pytest.fixture
+def make_client() -> Callable[..., zeep.Client]:
+    """``make_client(sim, timeout=10, operation_timeout=10)``: a fresh zeep client."""
+    return _client
+
+
+@pytest.fixture
+def client(sim: Simulator) -> zeep.Client:
+    return _client(sim)
+
+
+@pytest.fixture
+def service(client: zeep.Client):
+    """The zeep service proxy of ``sim``: ``service.UserLogin(101, "demo", "secret")``."""
+    return client.service
+
+
+def _envelope(operation: str, **params: object) -> str:
+    """A SOAP 1.1 request for ``operation``; parameters in the given order, ``None`` left out."""
+    fields = "".join(
+        f"<{name}>{escape(str(value))}</{name}>"
+        for name, value in params.items()
+        if value is not None
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>'
+        f'<{operation} xmlns="{TNS}">{fields}</{operation}>'
+        "</soap:Body></soap:Envelope>"
+    )
+
+
+@pytest.fixture
+def envelope() -> Callable[..., str]:
+    """``envelope("UserLogin", Id=101, Name="demo", Psw="secret")`` -> request XML text."""
+    return _envelope
+
+
+def _raw_post(
+    simulator: Simulator,
+    xml: str | bytes,
+    *,
+    action: str = "",
+    timeout: float = 10,
+    content_type: str = "text/xml; charset=utf-8",
+) -> requests.Response:
+    data = xml.encode() if isinstance(xml, str) else xml
+    headers = {"Content-Type": content_type, "SOAPAction": f'"{action}"'}
+    return requests.post(simulator.url, data=data, headers=headers, timeout=timeout)
+
+
+@pytest.fixture
+def raw_post() -> Callable[..., requests.Response]:
+    """``raw_post(sim, xml, action="", timeout=10)``: POST bytes/text as-is to the endpoint."""
+    return _raw_post
+
+
+def _raw_result(response: requests.Response, operation: str) -> int | dict | None:
+    """The ``<operation>Result`` of a raw answer: an int, a dict of str fields, or None."""
+    assert response.status_code == 200, response.text
+    root = etree.fromstring(response.content)
+    answer = root.find(f"{{{SOAP_ENV}}}Body/{{{TNS}}}{operation}Response")
+    assert answer is not None, response.text
+    result = answer.find(f"{{{TNS}}}{operation}Result")
+    if result is None:
+        return None
+    if len(result):
+        return {etree.QName(child).localname: child.text or "" for child in result}
+    return int(result.text)
+
+
+@pytest.fixture
+def raw_result() -> Callable[[requests.Response, str], int | dict | None]:
+    return _raw_result
+
+
+def _soap_fault(response: requests.Response) -> tuple[str, str]:
+    """(faultcode, faultstring) of an HTTP 500 SOAP 1.1 Fault envelope; asserts its shape."""
+    assert response.status_code == 500, (response.status_code, response.text[:300])
+    assert response.headers["Content-Type"].startswith("text/xml")
+    root = etree.fromstring(response.content)
+    assert root.tag == f"{{{SOAP_ENV}}}Envelope"
+    fault = root.find(f"{{{SOAP_ENV}}}Body/{{{SOAP_ENV}}}Fault")
+    assert fault is not None, response.text
+    code, string = fault.findtext("faultcode"), fault.findtext("faultstring")
+    assert code and string, response.text
+    return code, string
+
+
+@pytest.fixture
+def soap_fault() -> Callable[[requests.Response], tuple[str, str]]:
+    return _soap_fault
