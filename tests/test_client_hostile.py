@@ -16,6 +16,7 @@ import tracemalloc
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import zeep.cache
 
 from smsframe.client import SmsClient
 from smsframe.errors import OutcomeUnknown, ProviderUnavailable, SmsError
@@ -156,6 +157,9 @@ class Server(ThreadingHTTPServer):
 
 @pytest.fixture
 def hostile():
+    # zeep's WSDL cache is process-wide and keyed by URL: a port reused by an earlier
+    # server must not hand this one that server's (harmless) WSDL.
+    zeep.cache.InMemoryCache._cache.clear()
     handler = type("Handler", (Hostile,), {"seen": [], "stop": threading.Event()})
     server = Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
