@@ -10,8 +10,11 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
+from smsframe import accessor as _accessor  # noqa: F401  (registers df.sms)
 from smsframe.client import Balance, SendResult, SmsClient
 from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
+from smsframe.message import parts, render
+from smsframe.phones import normalize
 
 __all__ = [
     "AccountError",
@@ -22,4 +25,7 @@ __all__ = [
     "SmsClient",
     "SmsError",
     "__version__",
+    "normalize",
+    "parts",
+    "render",
 ]

@@ -10,15 +10,17 @@ result is always read back from the journal, so the frame and the journal agree.
 from __future__ import annotations
 
 import warnings
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 
 from smsframe.client import SmsClient
-from smsframe.errors import InsufficientBalance
+from smsframe.errors import InsufficientBalance, SmsError
 from smsframe.journal import Journal
 from smsframe.outcomes import REASON_TEXT, OutcomeWriter
-from smsframe.plan import Plan, chunk_calls
+from smsframe.plan import Plan, build, chunk_calls
+from smsframe.preflight import DEFAULT_MARGIN
 from smsframe.runner import Run, run_calls
 
 
@@ -64,7 +66,7 @@ def execute(
             )
         ]
         _, interrupted = run_calls(run, calls, workers=workers, progress=progress)
-        journal.finish_campaign(campaign, client.balance().balance)
+        journal.finish_campaign(campaign, _balance_after(client))
 
     result = _result(rows, journal.campaign(campaign), to_send, interrupted, run.stop_reason)
     skipped = int((result["sms_status"] == "skipped").sum())
@@ -77,6 +79,14 @@ def execute(
     elif skipped:
         warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=3)
     return result
+
+
+def _balance_after(client: SmsClient) -> int | None:
+    """The balance once the calls are made; None when the provider refuses to say."""
+    try:
+        return client.balance().balance
+    except SmsError:
+        return None
 
 
 def _needs_call(rows: pd.DataFrame, recorded: pd.DataFrame, resend_unknown: bool) -> np.ndarray:
@@ -127,3 +137,104 @@ def _result(
         list(reasons.cat.categories) if isinstance(reasons.dtype, pd.CategoricalDtype) else []
     )
     return writer.frame(categories)
+
+
+def send(
+    frame: pd.DataFrame,
+    client: SmsClient,
+    *,
+    message: str,
+    campaign: str,
+    phone: str = "phone",
+    journal: Journal | str | None = None,
+    workers: int = 4,
+    chunk_size: int = 100,
+    progress: bool = True,
+    resend_unknown: bool = False,
+    region: str = "CN",
+    keywords: list[str] | None = None,
+    ext: object = None,
+) -> pd.DataFrame:
+    """Send ``message`` (a constant or a ``{column}`` template) to every row of ``frame``.
+
+    Returns a new frame, same index, input columns untouched, plus the outcome
+    columns: ``sms_status`` (sent, failed, rejected, unknown, skipped...),
+    ``sms_reason``, ``sms_detail``, ``sms_state``, ``sms_batch_id``... Running it
+    again with the same ``campaign`` sends nothing twice. ``ext``: an extension
+    number (1-6 digits) for every row, or the name of a column of them.
+
+    Examples
+    --------
+    >>> out = df.sms.send(client, message="您好{name}，双十一优惠", campaign="nov-promo")
+    >>> out["sms_status"].value_counts()
+    """
+    plan = build(
+        frame,
+        message,
+        phone=phone,
+        chunk_size=chunk_size,
+        region=region,
+        keywords=keywords,
+        ext=ext,
+    )
+    return execute(
+        plan,
+        client,
+        campaign=campaign,
+        journal=journal,
+        workers=workers,
+        progress=progress,
+        resend_unknown=resend_unknown,
+    )
+
+
+def schedule(
+    frame: pd.DataFrame,
+    client: SmsClient,
+    *,
+    message: str,
+    at: object,
+    campaign: str,
+    phone: str = "phone",
+    journal: Journal | str | None = None,
+    workers: int = 4,
+    chunk_size: int = 100,
+    progress: bool = True,
+    resend_unknown: bool = False,
+    region: str = "CN",
+    keywords: list[str] | None = None,
+    margin: timedelta = DEFAULT_MARGIN,
+) -> pd.DataFrame:
+    """Schedule ``message`` for ``at``: one datetime, or the name of a column of times
+    (rows are grouped by time).
+
+    A naive datetime means China Standard Time, the provider's clock; an aware one
+    is converted to it. Times in the past or closer than ``margin`` are rejected
+    per row. **A scheduled batch cannot be cancelled**: the provider has no
+    operation for it. Outcome columns as :func:`send`, status ``scheduled``, plus
+    ``sms_scheduled_for`` (Asia/Shanghai).
+
+    Examples
+    --------
+    >>> from datetime import datetime
+    >>> out = df.sms.schedule(client, message="明早见", at=datetime(2030, 1, 1, 9), campaign="jan")
+    """
+    plan = build(
+        frame,
+        message,
+        phone=phone,
+        chunk_size=chunk_size,
+        region=region,
+        keywords=keywords,
+        at=at,
+        margin=margin,
+    )
+    return execute(
+        plan,
+        client,
+        campaign=campaign,
+        journal=journal,
+        workers=workers,
+        progress=progress,
+        resend_unknown=resend_unknown,
+    )

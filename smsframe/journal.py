@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from smsframe.outcomes import REASON_TEXT, is_transient, reason_for
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
+CHINA = "Asia/Shanghai"
 
 metadata = sa.MetaData()
 
@@ -150,7 +151,7 @@ class Journal:
                     )
                 )
 
-    def finish_campaign(self, name: str, balance_after: int) -> None:
+    def finish_campaign(self, name: str, balance_after: int | None) -> None:
         with self.engine.begin() as db:
             db.execute(
                 campaigns_table.update()
@@ -210,6 +211,7 @@ class Journal:
     def record_intent(self, intent: Intent) -> int:
         """Commit what a call is about to do; returns the call's id."""
         values = vars(intent) | {
+            "scheduled_for": _utc(intent.scheduled_for),
             "numbers": ";".join(intent.numbers),
             "recipients": len(intent.numbers),
             "intent_at": now(),
@@ -271,10 +273,40 @@ class Journal:
                 strict=True,
             )
         ]
-        for column in ("intent_at", "outcome_at", "scheduled_for"):
+        for column in ("intent_at", "outcome_at"):
             rows[column] = pd.to_datetime(rows[column], utc=True)
+        rows["scheduled_for"] = pd.to_datetime(rows["scheduled_for"], utc=True).dt.tz_convert(CHINA)
         rows = rows.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
         return rows[RECIPIENT_COLUMNS]
+
+    def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
+        """Scheduled batches: campaign, scheduled_for (China Standard Time), batch_id,
+        calls, recipients and cost. ``upcoming``: only those still to go out.
+
+        The provider has no way to cancel a scheduled batch.
+        """
+        query = sa.select(calls_table).where(
+            calls_table.c.operation == "SendTimer", calls_table.c.status == "scheduled"
+        )
+        with self.engine.connect() as db:
+            calls = pd.read_sql(query.order_by(calls_table.c.id), db)
+        columns = ["campaign", "scheduled_for", "batch_id", "calls", "recipients", "cost"]
+        if calls.empty:
+            return pd.DataFrame(columns=columns)
+        failed = (
+            calls["fail_phone"].fillna("").map(lambda text: len([p for p in text.split(";") if p]))
+        )
+        calls = calls.assign(
+            accepted=calls["recipients"] - failed,
+            scheduled_for=pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(CHINA),
+        )
+        calls["cost"] = calls["accepted"] * calls["parts"]
+        if upcoming:
+            calls = calls[calls["scheduled_for"] > pd.Timestamp.now(tz=CHINA)]
+        batches = calls.groupby(["campaign", "scheduled_for", "batch_id"], as_index=False).agg(
+            calls=("id", "size"), recipients=("accepted", "sum"), cost=("cost", "sum")
+        )
+        return batches.sort_values("scheduled_for", ignore_index=True)[columns]
 
 
 RECIPIENT_COLUMNS = [
@@ -290,6 +322,13 @@ RECIPIENT_COLUMNS = [
     "retry",
     "call_id",
 ]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Every time is stored in UTC (SQLite keeps no offset)."""
+    if value is None:
+        return None
+    return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
 
 
 def _engine_options(url: str) -> dict:

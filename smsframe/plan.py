@@ -10,13 +10,17 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 
 import numpy as np
 import pandas as pd
 
+from smsframe import message as messages
+from smsframe import phones, preflight
 from smsframe.journal import digest
+from smsframe.outcomes import STATUS_DTYPE
+from smsframe.preflight import DEFAULT_MARGIN
 
 MAX_CHUNK = 1000  # the provider's limit of numbers per call
 
@@ -96,6 +100,71 @@ class Plan:
             f"<table><caption>rejected by reason</caption>{rejected}</table>" if rejected else ""
         )
         return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
+
+
+def build(
+    frame: pd.DataFrame,
+    message: str,
+    *,
+    phone: str = "phone",
+    chunk_size: int = 100,
+    region: str = "CN",
+    keywords: list[str] | None = None,
+    ext: object = None,
+    at: object = None,
+    margin: timedelta = DEFAULT_MARGIN,
+) -> Plan:
+    """Plan a campaign: normalise numbers, render messages, check ext and schedule
+    time per row, and split the sendable rows into calls.
+
+    ``ext`` and ``at`` are one value for every row or the name of a column.
+
+    Examples
+    --------
+    >>> import pandas as pd, smsframe
+    >>> df = pd.DataFrame({"name": ["王伟", "李娜"], "phone": ["138 0013 8000", "hello"]})
+    >>> plan = df.sms.plan(message="您好{name}，双十一优惠")
+    >>> plan.summary()["recipients"]
+    1
+    """
+    if ext is not None and at is not None:
+        raise ValueError(
+            "the provider has no operation that schedules a send with an extension number: "
+            "send with ext=..., or schedule with at=..., not both"
+        )
+    if not 1 <= chunk_size <= MAX_CHUNK:
+        raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {chunk_size}")
+    rows = messages.render_frame(
+        phones.normalize_frame(frame, phone, region), message, keywords=keywords
+    )
+    reason = rows["sms_reason"].astype(object)
+    categories = list(rows["sms_reason"].cat.categories)
+    if ext is not None:
+        rows["sms_ext"], ext_reason = preflight.ext_column(frame, ext)
+        reason = reason.where(reason.notna(), ext_reason)
+        categories.append("bad_ext")
+    if at is not None:
+        rows["sms_scheduled_for"], at_reason = preflight.schedule_column(frame, at, margin=margin)
+        reason = reason.where(reason.notna(), at_reason)
+        categories += ["bad_schedule_time", "schedule_in_past", "schedule_too_soon"]
+    rejected = reason.notna().to_numpy()
+    rows["sms_reason"] = pd.Categorical(reason, categories=list(dict.fromkeys(categories)))
+    rows["sms_status"] = pd.Categorical(
+        np.where(rejected, "rejected", "pending"), dtype=STATUS_DTYPE
+    )
+    rows["sms_detail"] = _details(reason, rows["sms_detail"])
+    return Plan(rows, chunk_calls(rows, chunk_size), chunk_size)
+
+
+REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}
+
+
+def _details(reason: pd.Series, found: pd.Series) -> pd.Series:
+    """The text of each row's reason; for banned keywords, the keywords found."""
+    text = reason.map(REASON_TEXT).astype(object)
+    keywords = (reason == "banned_keyword") & found.notna()
+    text[keywords] = "the message contains a banned keyword: " + found[keywords].astype(str)
+    return text
 
 
 def operation_for(ext: object, at: object) -> str:

@@ -1,0 +1,166 @@
+"""Campaign throughput and memory, side by side in one run.
+
+1. 100k recipients: ``df.sms.send`` (journal on) vs a hand-written concurrent zeep
+   loop with the same chunk size and workers (target: <= 1.3x its time) and a naive
+   one-number-per-call loop (target: smsframe >= 50x faster, rate measured on a sample).
+2. With ``latency_ms=50``: throughput for 1, 2, 4, 8 workers (target: >= 0.8 x workers).
+3. Peak memory of a 1M-row plan vs the input frame (target: <= 3x).
+
+The simulator runs in its own process (``smsframe simulator serve``), as a provider would.
+
+    python bench/bench_campaign.py [--rows 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+import zeep
+
+import smsframe  # noqa: F401 - registers df.sms
+from smsframe import SmsClient
+
+ACCOUNT = (101, "bench", "bench-pw")
+WORKERS, CHUNK = 4, 100
+
+
+@contextmanager
+def simulator(directory: Path, name: str, latency_ms: int = 0):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "smsframe.cli",
+            "simulator",
+            "serve",
+            "--db",
+            str(directory / f"{name}.sqlite"),
+            "--latency-ms",
+            str(latency_ms),
+            "--account",
+            f"{ACCOUNT[0]}:{ACCOUNT[1]}:{ACCOUNT[2]}:1000000000",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process.stdout.readline().strip()
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def phones(n: int, start: int = 0) -> list[str]:
+    return [f"15{i:09d}" for i in range(start, start + n)]
+
+
+def smsframe_send(wsdl: str, numbers: list[str], directory: Path, workers: int = WORKERS) -> float:
+    df = pd.DataFrame({"phone": numbers})
+    client = SmsClient(wsdl, *ACCOUNT, pool_size=max(workers, 4))
+    client.login()
+    started = time.perf_counter()
+    out = df.sms.send(
+        client,
+        message="bench",
+        campaign=f"bench-{time.time_ns()}",
+        journal=f"sqlite:///{directory / 'journal.sqlite'}",
+        workers=workers,
+        chunk_size=CHUNK,
+        progress=False,
+    )
+    elapsed = time.perf_counter() - started
+    assert (out["sms_status"] == "sent").all(), out["sms_status"].value_counts()
+    return elapsed
+
+
+def zeep_loop(wsdl: str, numbers: list[str]) -> float:
+    service = zeep.Client(wsdl).service
+    chunks = [numbers[i : i + CHUNK] for i in range(0, len(numbers), CHUNK)]
+    stamp = int(time.time())
+
+    def call(chunk):
+        state = service.SendMessage(*ACCOUNT, "bench-zeep", ";".join(chunk), stamp)
+        assert state.State == 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        list(pool.map(call, chunks))
+    return time.perf_counter() - started
+
+
+def naive_loop(wsdl: str, numbers: list[str]) -> float:
+    service = zeep.Client(wsdl).service
+    started = time.perf_counter()
+    for number in numbers:
+        assert service.SendMessage(*ACCOUNT, "bench-naive", number, int(time.time())).State == 1
+    return time.perf_counter() - started
+
+
+def plan_memory(rows: int) -> tuple[int, int]:
+    df = pd.DataFrame({"phone": [f"138 {i % 10000:04d} {i // 10000:04d}" for i in range(rows)]})
+    size = int(df.memory_usage(deep=True).sum())
+    tracemalloc.start()
+    plan = df.sms.plan(message="双十一优惠，回T退订")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert plan.summary()["recipients"] > 0
+    return size, peak
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--naive", type=int, default=2_000, help="numbers for the naive loop")
+    parser.add_argument("--plan-rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        print(f"1. {args.rows:,} recipients, {WORKERS} workers, chunk {CHUNK}")
+        with simulator(directory, "throughput") as wsdl:
+            ours = smsframe_send(wsdl, phones(args.rows), directory)
+            bare = zeep_loop(wsdl, phones(args.rows, start=args.rows))
+            naive = naive_loop(wsdl, phones(args.naive, start=2 * args.rows))
+        naive_rate = args.naive / naive
+        print(
+            f"   smsframe send (journal on): {ours:7.2f} s  {args.rows / ours:9,.0f} recipients/s"
+        )
+        print(
+            f"   hand-written zeep loop:     {bare:7.2f} s  {args.rows / bare:9,.0f} recipients/s"
+        )
+        print(
+            f"   naive one-per-call loop:    {naive_rate:9,.0f} recipients/s "
+            f"(on {args.naive:,} numbers)"
+        )
+        print(f"   time vs zeep loop: {ours / bare:.2f}x (target <= 1.3x)")
+        print(f"   speed vs naive:    {args.rows / ours / naive_rate:.0f}x (target >= 50x)")
+
+        print("2. latency 50 ms per call: recipients/s by workers (10,000 recipients)")
+        with simulator(directory, "latency", latency_ms=50) as wsdl:
+            rates = {}
+            for workers in (1, 2, 4, 8):
+                numbers = phones(10_000, start=10_000_000 * workers)
+                rates[workers] = 10_000 / smsframe_send(wsdl, numbers, directory, workers)
+        for workers, rate in rates.items():
+            print(
+                f"   {workers} workers: {rate:8,.0f} recipients/s  "
+                f"scaling {rate / rates[1]:.2f} (target >= {0.8 * workers:.1f})"
+            )
+
+    size, peak = plan_memory(args.plan_rows)
+    print(
+        f"3. plan of {args.plan_rows:,} rows: input {size / 2**20:.0f} MiB, "
+        f"peak {peak / 2**20:.0f} MiB = {peak / size:.2f}x (target <= 3x)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Per-row pre-flight checks of a send's options: the extension number and the
+schedule time. Pure data in, data out; each failure is a reason token.
+
+Times: a naive datetime means China Standard Time (the provider's clock); an
+aware one is converted to it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+CHINA = ZoneInfo("Asia/Shanghai")
+DEFAULT_MARGIN = timedelta(minutes=2)
+EXT = re.compile(r"[0-9]{1,6}")
+
+REASON_TEXT = {
+    "bad_ext": "the extension must be 1 to 6 digits",
+    "bad_schedule_time": "the schedule time could not be read as a date and time",
+    "schedule_in_past": "the schedule time is in the past",
+    "schedule_too_soon": "the schedule time is closer than the safety margin",
+}
+
+
+def _column_or_constant(frame: pd.DataFrame, value: object, what: str) -> pd.Series:
+    if isinstance(value, str) and value in frame.columns:
+        column = frame[value]
+        if isinstance(column, pd.DataFrame):
+            raise ValueError(f"several columns are named {value!r}; rename them first")
+        return column
+    if isinstance(value, pd.Series):
+        raise TypeError(f"pass {what} as a column name or one value, not a Series")
+    return pd.Series([value] * len(frame), index=frame.index, dtype=object)
+
+
+def ext_column(frame: pd.DataFrame, ext: object) -> tuple[pd.Series, pd.Series]:
+    """``(sms_ext, reason)``: ext as text of 1-6 digits, from a column name or a constant.
+    A missing ext means none (the row is sent without one).
+
+    >>> import pandas as pd
+    >>> ext_column(pd.DataFrame({"e": ["12", "1234567", 7, None]}), "e")[1].tolist()
+    [None, 'bad_ext', None, None]
+    """
+    values = _column_or_constant(frame, ext, "ext")
+    absent = [v is None or (not isinstance(v, str) and pd.isna(v)) or v == "" for v in values]
+    texts = [None if a else _ext_text(v) for a, v in zip(absent, values, strict=True)]
+    reasons = [
+        None if a or t is not None else "bad_ext" for a, t in zip(absent, texts, strict=True)
+    ]
+    return (
+        pd.Series(texts, index=frame.index, dtype=object, name="sms_ext"),
+        pd.Series(reasons, index=frame.index, dtype=object),
+    )
+
+
+def _ext_text(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | np.integer):
+        value = str(value)
+    if isinstance(value, str) and EXT.fullmatch(value.strip()):
+        return value.strip()
+    return None
+
+
+def china_times(values: pd.Series) -> pd.Series:
+    """Each value as a tz-aware Asia/Shanghai time, NaT where it cannot be read."""
+    out = []
+    for value in values:
+        try:
+            stamp = pd.Timestamp(value)
+        except (ValueError, TypeError, OverflowError):
+            stamp = pd.NaT
+        if stamp is pd.NaT or pd.isna(stamp):
+            out.append(pd.NaT)
+            continue
+        stamp = stamp.tz_localize(CHINA) if stamp.tzinfo is None else stamp.tz_convert(CHINA)
+        out.append(stamp)
+    return pd.Series(out, index=values.index, dtype="datetime64[us, Asia/Shanghai]")
+
+
+def schedule_column(
+    frame: pd.DataFrame,
+    at: object,
+    *,
+    margin: timedelta = DEFAULT_MARGIN,
+    now: datetime | None = None,
+) -> tuple[pd.Series, pd.Series]:
+    """``(sms_scheduled_for, reason)`` from one time or the name of a column of times.
+
+    >>> from datetime import datetime
+    >>> df = pd.DataFrame({"t": ["2030-01-01 09:00", "yesterday", "2001-01-01"]})
+    >>> schedule_column(df, "t", now=datetime(2026, 1, 1))[1].tolist()
+    [None, 'bad_schedule_time', 'schedule_in_past']
+    """
+    if isinstance(at, str) and at not in frame.columns:
+        raise KeyError(f"no column {at!r}; pass at=<a datetime> or the name of a column of times")
+    values = _column_or_constant(frame, at, "at")
+    times = china_times(values)
+    current = pd.Timestamp(now if now is not None else datetime.now(CHINA))
+    current = current.tz_localize(CHINA) if current.tzinfo is None else current.tz_convert(CHINA)
+    reason = np.full(len(frame), None, dtype=object)
+    missing = times.isna().to_numpy()
+    reason[missing] = "bad_schedule_time"
+    known = ~missing
+    past = known & (times <= current).to_numpy()
+    soon = known & ~past & (times < current + margin).to_numpy()
+    reason[past] = "schedule_in_past"
+    reason[soon] = "schedule_too_soon"
+    return times.rename("sms_scheduled_for"), pd.Series(reason, index=frame.index, dtype=object)
