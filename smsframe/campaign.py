@@ -59,12 +59,8 @@ def execute(
     run = Run(client, journal, campaign)
     interrupted = False
     if len(calls):
-        calls["timestamp"] = [
-            journal.group_timestamp(campaign, key, message_hash, int(ts))
-            for key, message_hash, ts in zip(
-                calls["group_key"], calls["message_hash"], calls["timestamp"], strict=True
-            )
-        ]
+        groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]
+        calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
         _, interrupted = run_calls(run, calls, workers=workers, progress=progress)
         journal.finish_campaign(campaign, _balance_after(client))
 

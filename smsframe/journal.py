@@ -172,40 +172,61 @@ class Journal:
         return frame.join(counts, on="name")
 
     # -- timestamps ----------------------------------------------------------
-    def group_timestamp(self, campaign: str, group_key: str, message_hash: str, wanted: int) -> int:
-        """The Timestamp of a group: the one recorded for it, else the first free one
-        from ``wanted`` on for this message, reserved for good."""
-        candidate = wanted
+    def group_timestamps(self, campaign: str, groups: pd.DataFrame) -> dict[str, int]:
+        """The Timestamp of each group (``group_key``, ``message_hash``, wanted ``timestamp``):
+        the one recorded for it, else the first free one from ``timestamp`` on for its
+        message, reserved for good in one transaction.
+
+        No two groups in the journal share a Timestamp for the same message: the
+        provider would merge their batches.
+        """
         while True:
             try:
                 with self.engine.begin() as db:
-                    recorded = db.execute(
-                        sa.select(groups_table.c.timestamp).where(
-                            groups_table.c.campaign == campaign,
-                            groups_table.c.group_key == group_key,
-                        )
-                    ).scalar()
-                    if recorded is not None:
-                        return recorded
-                    taken = db.execute(
-                        sa.select(sa.func.max(groups_table.c.timestamp)).where(
-                            groups_table.c.message_hash == message_hash,
-                            groups_table.c.timestamp >= candidate,
-                        )
-                    ).scalar()
-                    if taken is not None and taken >= candidate:
-                        candidate = taken + 1
-                    db.execute(
-                        groups_table.insert().values(
-                            campaign=campaign,
-                            group_key=group_key,
-                            message_hash=message_hash,
-                            timestamp=candidate,
-                        )
-                    )
-                    return candidate
-            except sa.exc.IntegrityError:  # another process took it meanwhile
-                candidate += 1
+                    return self._reserve(db, campaign, groups)
+            except sa.exc.IntegrityError:  # another process reserved one meanwhile: again
+                continue
+
+    def _reserve(self, db, campaign: str, groups: pd.DataFrame) -> dict[str, int]:
+        table = groups_table.c
+        recorded = dict(
+            db.execute(
+                sa.select(table.group_key, table.timestamp).where(table.campaign == campaign)
+            ).all()
+        )
+        new = groups[~groups["group_key"].isin(list(recorded))]
+        if new.empty:
+            return recorded
+        hashes = list(new["message_hash"].unique())
+        taken: dict[str, set[int]] = {}
+        for start in range(0, len(hashes), 500):
+            rows = db.execute(
+                sa.select(table.message_hash, table.timestamp).where(
+                    table.message_hash.in_(hashes[start : start + 500])
+                )
+            ).all()
+            for message_hash, timestamp in rows:
+                taken.setdefault(message_hash, set()).add(timestamp)
+        values = []
+        for key, message_hash, wanted in zip(
+            new["group_key"], new["message_hash"], new["timestamp"], strict=True
+        ):
+            used = taken.setdefault(message_hash, set())
+            timestamp = int(wanted)
+            while timestamp in used:
+                timestamp += 1
+            used.add(timestamp)
+            recorded[key] = timestamp
+            values.append(
+                {
+                    "campaign": campaign,
+                    "group_key": key,
+                    "message_hash": message_hash,
+                    "timestamp": timestamp,
+                }
+            )
+        db.execute(groups_table.insert(), values)
+        return recorded
 
     # -- calls -----------------------------------------------------------------
     def record_intent(self, intent: Intent) -> int:

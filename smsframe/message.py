@@ -92,6 +92,14 @@ def parts(message: str | int) -> int:
     return 0 if n == 0 else 1 if n <= SMS_LENGTH else -(-n // PART_LENGTH)
 
 
+def _filled(n: int, value: object) -> np.ndarray:
+    """An object array of ``n`` references to ``value`` (``np.full`` would copy a str
+    into ``n`` new objects)."""
+    out = np.empty(n, dtype=object)
+    out.fill(value)
+    return out
+
+
 def _parts(length: np.ndarray) -> np.ndarray:
     return np.where(length <= SMS_LENGTH, np.minimum(length, 1), -(-length // PART_LENGTH))
 
@@ -184,22 +192,31 @@ def template_fields(message: str) -> list[str]:
 
 # --------------------------------------------------------------------------- rendering
 def _field_texts(values: pd.Series, field: _Field) -> np.ndarray:
-    """``format(value, spec)`` after the conversion, per row (missing rows: anything)."""
+    """``format(value, spec)`` after the conversion, per row (missing rows: anything).
+
+    Values are pandas' boxed ones (``Series.to_dict``): Python ints and floats,
+    Timestamps... Typed columns are formatted once per distinct value."""
     convert = {None: None, "s": str, "r": repr, "a": ascii}[field.conversion]
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+    kind = values.dtype.kind
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype) or kind == "c":
         array = values.to_numpy(dtype=object)
         plain = convert is None and field.spec == ""
         if plain and pd.api.types.infer_dtype(array, skipna=True) == "string":
             return array  # format(text, "") is the text
-        # objects of any kind (True == 1: no hashing): one by one
+        # objects of any kind (True == 1 but not alike): one by one, no hashing
         missing = values.isna().to_numpy()
         out = np.empty(len(array), dtype=object)
         for i in np.flatnonzero(~missing):
             value = array[i] if convert is None else convert(array[i])
             out[i] = format(value, field.spec)
         return out
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)  # one dtype: hash safely
-    uniques = np.asarray(uniques, dtype=object)
+    if kind == "f":  # 0.0 == -0.0, yet they format differently: hash the bits
+        floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        codes, bits = pd.factorize(floats.view(np.uint64))
+        uniques = np.asarray(bits).view(np.float64).astype(object)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        uniques = np.asarray(uniques, dtype=object)
     if convert is not None:
         uniques = [convert(v) for v in uniques]
     texts = np.array([format(v, field.spec) for v in uniques] + [""], dtype=object)
@@ -225,7 +242,7 @@ def _render(frame: pd.DataFrame, template: _Template) -> tuple[np.ndarray, np.nd
         columns[column] = values
         missing |= values.isna().to_numpy()
     if all(f.simple for f in template.fields):
-        out = np.full(n, template.literals[0], dtype=object)
+        out = _filled(n, template.literals[0])
         for field, literal in zip(template.fields, template.literals[1:], strict=True):
             texts = _field_texts(columns[field.column], field)
             if missing.any():
@@ -322,14 +339,14 @@ def render(
     keywords = _keywords(keywords)
     n = len(frame)
     reason = np.full(n, _OK, dtype=np.int8)
-    detail = np.full(n, _MISSING_TEXT, dtype=object)
+    detail = _filled(n, _MISSING_TEXT)
     if template.constant:
         text = "".join(template.literals)  # literal braces resolved
         why, found = _check_one(text, keywords)
         reason[:] = why
         if found:
             detail[:] = found
-        messages = np.full(n, text, dtype=object)
+        messages = _filled(n, text)  # one object, n references
         count = np.full(n, parts(text), dtype=np.int64)
         return _columns(frame.index, messages, count, np.zeros(n, dtype=bool), reason, detail)
     messages, missing = _render(frame, template)

@@ -58,7 +58,7 @@ class Run:
             self.stop.set()
 
     # -- one call, with its retries ------------------------------------------
-    def execute(self, call: pd.Series) -> CallOutcome:
+    def execute(self, call: dict) -> CallOutcome:
         numbers = tuple(call["numbers"])
         done = CallOutcome(tuple(call["positions"]), numbers, int(call["timestamp"]), None)
         prior = call["prior"]
@@ -97,7 +97,7 @@ class Run:
             time.sleep(self.backoff_s * 2**attempt)
         return done
 
-    def _call(self, call: pd.Series, intent: Intent) -> Outcome:
+    def _call(self, call: dict, intent: Intent) -> Outcome:
         try:
             result = self._send(call, intent)
         except ProviderUnavailable as error:
@@ -113,7 +113,7 @@ class Run:
             resend_safe=result.code.resend_safe and not result.ok,
         )
 
-    def _send(self, call: pd.Series, intent: Intent) -> SendResult:
+    def _send(self, call: dict, intent: Intent) -> SendResult:
         message, numbers = call["message"], intent.numbers
         if intent.operation == "SendTimer":
             return self.client.schedule(
@@ -145,7 +145,7 @@ def run_calls(
     ``outcome=None``."""
     outcomes: list[CallOutcome] = []
     interrupted = False
-    records = [row for _, row in calls.iterrows()]
+    records = calls.to_dict("records")
     bar = tqdm(
         total=int(calls["recipients"].sum()) if len(calls) else 0,
         unit="recipient",

@@ -1,4 +1,4 @@
-"""Generate ``data/contacts.csv``: a SYNTHETIC contact list for smsframe demos and notebooks.
+"""A SYNTHETIC contact list for smsframe demos and notebooks (``data/contacts.csv``).
 
 Everything in the output is made up.  Names are random surname + given-name combinations,
 cities, segments and sign-up dates are drawn at random, and phone numbers are random digits
@@ -21,7 +21,7 @@ The ``phone`` column deliberately contains every messy shape seen in real analys
 
 Read it with ``pd.read_csv(path, dtype={"phone": str}, keep_default_na=False)`` to see the
 column exactly as written: by default pandas turns empty cells and ``n/a``/``N/A`` into NaN.
-``build()`` returns the same frame plus a ``kind`` column (mobile, duplicate, landline,
+``contacts(with_kind=True)`` adds a ``kind`` column (mobile, duplicate, landline,
 foreign, garbage, blank) that records what each phone value really is, for tests.
 
 The output is deterministic for a given ``--seed`` and ``--rows`` (standard library + pandas
@@ -29,8 +29,8 @@ only, no dependence on the current date or on hash randomisation).
 
 Usage::
 
-    python data/make_contacts.py                 # writes data/contacts.csv (3000 rows)
-    python data/make_contacts.py --rows 500 --seed 7 --out /tmp/contacts.csv
+    python -m smsframe.sample                  # writes data/contacts.csv (3000 rows)
+    python -m smsframe.sample --rows 500 --seed 7 --out /tmp/contacts.csv
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ import pandas as pd
 
 DEFAULT_ROWS = 3000
 DEFAULT_SEED = 20240601
-DEFAULT_OUT = Path(__file__).with_name("contacts.csv")
+DEFAULT_OUT = Path("data/contacts.csv")
 
 # Share of rows per kind of phone value (the mobile share absorbs rounding).
 SHARES = {
@@ -294,8 +294,16 @@ def _kinds(r: random.Random, rows: int) -> list[str]:
     return kinds
 
 
-def build(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> pd.DataFrame:
-    """Return the contact frame, plus a ``kind`` column saying what each phone really is."""
+def contacts(
+    rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED, *, with_kind: bool = False
+) -> pd.DataFrame:
+    """The synthetic contact frame (``data/contacts.csv``); with ``with_kind=True`` also a
+    ``kind`` column saying what each phone value really is.
+
+    >>> from smsframe.sample import contacts
+    >>> contacts().shape
+    (3000, 6)
+    """
     r = random.Random(seed)
     shape_names = list(MOBILE_SHAPE_WEIGHTS)
     shape_weights = list(MOBILE_SHAPE_WEIGHTS.values())
@@ -342,7 +350,8 @@ def build(rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> pd.DataFrame:
                 "kind": kind,
             }
         )
-    return pd.DataFrame.from_records(records)
+    frame = pd.DataFrame.from_records(records)
+    return frame if with_kind else frame.drop(columns="kind")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -351,7 +360,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    frame = build(args.rows, args.seed).drop(columns="kind")
+    frame = contacts(args.rows, args.seed)
     frame.to_csv(args.out, index=False, encoding="utf-8", lineterminator="\n")
     print(f"wrote {len(frame)} rows to {args.out}")
 
