@@ -191,8 +191,9 @@ def template_fields(message: str) -> list[str]:
 
 
 # --------------------------------------------------------------------------- rendering
-def _field_texts(values: pd.Series, field: _Field) -> np.ndarray:
-    """``format(value, spec)`` after the conversion, per row (missing rows: anything).
+def _field_texts(values: pd.Series, field: _Field, literal: str = "") -> np.ndarray:
+    """``format(value, spec)`` after the conversion, then ``literal``, per row (missing
+    rows: anything).
 
     Values are pandas' boxed ones (``Series.to_dict``): Python ints and floats,
     Timestamps... Typed columns are formatted once per distinct value."""
@@ -202,13 +203,13 @@ def _field_texts(values: pd.Series, field: _Field) -> np.ndarray:
         array = values.to_numpy(dtype=object)
         plain = convert is None and field.spec == ""
         if plain and pd.api.types.infer_dtype(array, skipna=True) == "string":
-            return array  # format(text, "") is the text
+            return array + literal if literal else array  # format(text, "") is the text
         # objects of any kind (True == 1 but not alike): one by one, no hashing
         missing = values.isna().to_numpy()
         out = np.empty(len(array), dtype=object)
         for i in np.flatnonzero(~missing):
             value = array[i] if convert is None else convert(array[i])
-            out[i] = format(value, field.spec)
+            out[i] = format(value, field.spec) + literal
         return out
     if kind == "f":  # 0.0 == -0.0, yet they format differently: hash the bits
         floats = values.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -219,7 +220,7 @@ def _field_texts(values: pd.Series, field: _Field) -> np.ndarray:
         uniques = np.asarray(uniques, dtype=object)
     if convert is not None:
         uniques = [convert(v) for v in uniques]
-    texts = np.array([format(v, field.spec) for v in uniques] + [""], dtype=object)
+    texts = np.array([format(v, field.spec) + literal for v in uniques] + [""], dtype=object)
     return texts[codes]  # -1 (missing rows) picks "", unused
 
 
@@ -244,10 +245,10 @@ def _render(frame: pd.DataFrame, template: _Template) -> tuple[np.ndarray, np.nd
     if all(f.simple for f in template.fields):
         out = _filled(n, template.literals[0])
         for field, literal in zip(template.fields, template.literals[1:], strict=True):
-            texts = _field_texts(columns[field.column], field)
+            texts = _field_texts(columns[field.column], field, literal)
             if missing.any():
                 texts = np.where(missing, "", texts)
-            out = out + texts + literal if literal else out + texts
+            out = out + texts
         return out, missing
     # attribute or index lookups, nested format specs: str.format itself, row by row
     formatter = _Columns()
