@@ -200,6 +200,7 @@ def schedule(
     region: str = "CN",
     keywords: list[str] | None = None,
     margin: timedelta = DEFAULT_MARGIN,
+    ext: object = None,
 ) -> pd.DataFrame:
     """Schedule ``message`` for ``at``: one datetime, or the name of a column of times
     (rows are grouped by time).
@@ -207,7 +208,7 @@ def schedule(
     A naive datetime means China Standard Time, the provider's clock; an aware one
     is converted to it. Times in the past or closer than ``margin`` are rejected
     per row. **A scheduled batch cannot be cancelled**: the provider has no
-    operation for it. Outcome columns as :func:`send`, status ``scheduled``, plus
+    operation for it. ``ext`` is refused: the provider cannot schedule with one. Outcome columns as :func:`send`, status ``scheduled``, plus
     ``sms_scheduled_for`` (Asia/Shanghai).
 
     Examples
@@ -224,6 +225,7 @@ def schedule(
         keywords=keywords,
         at=at,
         margin=margin,
+        ext=ext,
     )
     return execute(
         plan,

@@ -90,7 +90,8 @@ def schedule_column(
     margin: timedelta = DEFAULT_MARGIN,
     now: datetime | None = None,
 ) -> tuple[pd.Series, pd.Series]:
-    """``(sms_scheduled_for, reason)`` from one time or the name of a column of times.
+    """``(sms_scheduled_for, reason)`` from one time (a datetime or a text such as
+    ``"2030-01-01 09:00"``) or the name of a column of times.
 
     >>> from datetime import datetime
     >>> df = pd.DataFrame({"t": ["2030-01-01 09:00", "yesterday", "2001-01-01"]})
@@ -98,7 +99,12 @@ def schedule_column(
     [None, 'bad_schedule_time', 'schedule_in_past']
     """
     if isinstance(at, str) and at not in frame.columns:
-        raise KeyError(f"no column {at!r}; pass at=<a datetime> or the name of a column of times")
+        if china_times(pd.Series([at])).isna().all():
+            raise KeyError(
+                f"at={at!r} is neither a column nor a date and time; pass a datetime, "
+                "a text such as '2030-01-01 09:00' (China Standard Time) or a column name"
+            )
+        at = pd.Timestamp(at)
     values = _column_or_constant(frame, at, "at")
     times = china_times(values)
     current = pd.Timestamp(now if now is not None else datetime.now(CHINA))

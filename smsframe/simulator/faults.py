@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from dataclasses import dataclass, field
 
 FAULTS = ("state-9", "state-100", "null", "http500", "drop-before", "drop-after", "delay")
+STATE = re.compile(r"state(-?[0-9]+)")  # "state-N": answer code -N without processing
+
+
+def forced_state(fault: str) -> int | None:
+    """The code a ``state-N`` fault answers (any N: state-9, state-100, state-11...)."""
+    match = STATE.fullmatch(fault)
+    return int(match.group(1)) if match else None
 
 
 @dataclass
@@ -45,8 +53,10 @@ class Faults:
         delay_ms: int = 0,
         seed: int | None = None,
     ) -> FaultRule:
-        if fault not in FAULTS:
-            raise ValueError(f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)}")
+        if fault not in FAULTS and forced_state(fault) is None:
+            raise ValueError(
+                f"unknown fault {fault!r}; choose one of {', '.join(FAULTS)} (or state-N)"
+            )
         if operation is not None and operation not in self._operations:
             raise ValueError(
                 f"unknown operation {operation!r}; choose one of {', '.join(self._operations)}"

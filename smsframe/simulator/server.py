@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsframe.simulator import soap
-from smsframe.simulator.faults import Faults
+from smsframe.simulator.faults import Faults, forced_state
 from smsframe.simulator.service import Service, refusal
 from smsframe.simulator.store import Store
 
@@ -235,6 +235,7 @@ class Simulator:
     ) -> None:
         """Make calls misbehave: ``fault`` is one of state-9, state-100, null, http500,
         drop-before, drop-after, delay; ``operation`` None means every operation.
+        Any ``state-N`` answers code -N unprocessed (e.g. ``state-11`` on SendTimer).
 
         With ``times`` the next K matching calls, with ``probability`` (seeded) a
         random share of them, with neither every call until :meth:`clear_faults`.
@@ -273,8 +274,8 @@ class Simulator:
         if fault == "http500":
             handler._reply(HTTPStatus.INTERNAL_SERVER_ERROR, b"Internal Server Error", "text/html")
             return
-        if fault in ("state-9", "state-100"):
-            code = -9 if fault == "state-9" else -100
+        code = forced_state(fault) if fault else None
+        if code is not None:
             handler._reply(
                 HTTPStatus.OK,
                 soap.response(request.operation, refusal(request.operation, code)),
