@@ -1,0 +1,131 @@
+"""Plans: groups, calls of at most chunk_size, shared and distinct Timestamps, summaries."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import smsframe  # noqa: F401 - registers df.sms
+from smsframe import SmsClient
+from smsframe.journal import Journal
+from smsframe.plan import MAX_CHUNK, chunk_calls
+from smsframe.simulator import Simulator
+
+
+def contacts(n: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"name": [f"n{i % 3}" for i in range(n)], "phone": [f"135{i:08d}" for i in range(n)]}
+    )
+
+
+def test_plan_rows_calls_and_summary():
+    df = pd.concat(
+        [contacts(250), pd.DataFrame({"name": ["x"], "phone": ["nope"]})], ignore_index=True
+    )
+    plan = df.sms.plan(message="您好{name}", chunk_size=40)
+    summary = plan.summary()
+    assert summary["recipients"] == 250 and summary["rejected"] == 1
+    assert plan.rows["sms_status"].tolist().count("pending") == 250
+    # Three rendered messages -> three groups; 84, 83, 83 rows -> 3 calls each.
+    assert plan.calls.groupby("message").size().to_dict() == {"您好n0": 3, "您好n1": 3, "您好n2": 3}
+    assert plan.calls["recipients"].max() <= 40
+    assert plan.calls.groupby("group_key")["timestamp"].nunique().eq(1).all()
+    assert plan.calls.drop_duplicates("group_key")["timestamp"].is_unique
+    assert summary["cost"] == plan.calls["cost"].sum() == 250
+    assert "250 recipients" in repr(plan) and "not_a_number" in repr(plan)
+    assert "<table>" in plan._repr_html_()
+    assert plan.rejected().to_dict() == {"not_a_number": 1}
+
+
+def test_long_messages_cost_parts_per_recipient():
+    plan = contacts(10).sms.plan(message="长" * 150)
+    assert plan.calls["parts"].tolist() == [3]
+    assert plan.cost == 30
+
+
+def test_chunk_size_is_bounded_by_the_provider_limit():
+    with pytest.raises(ValueError, match="1000"):
+        contacts(3).sms.plan(message="hi", chunk_size=MAX_CHUNK + 1)
+    with pytest.raises(ValueError):
+        contacts(3).sms.plan(message="hi", chunk_size=0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(st.sampled_from(["a", "b", "c"]), min_size=0, max_size=300),
+    chunk=st.integers(1, 50),
+)
+def test_every_pending_row_is_in_exactly_one_call_of_its_group(messages, chunk):
+    rows = pd.DataFrame(
+        {
+            "sms_phone": [f"1350000{i:04d}" for i in range(len(messages))],
+            "sms_message": messages,
+            "sms_parts": 1,
+            "sms_status": ["pending"] * len(messages),
+        }
+    )
+    calls = chunk_calls(rows, chunk, first_timestamp=1000)
+    positions = sorted(p for call in calls["positions"] for p in call)
+    assert positions == list(range(len(messages)))
+    for call in calls.itertuples():
+        assert 1 <= call.recipients <= chunk
+        assert {messages[p] for p in call.positions} == {call.message}
+        assert list(call.positions) == sorted(call.positions)  # rows keep their order
+
+
+def test_balance_check(tmp_path):
+    with Simulator() as sim:
+        sim.add_account(101, "demo", "pw", balance=7)
+        client = SmsClient(sim.wsdl_url, 101, "demo", "pw")
+        check = contacts(10).sms.plan(message="hi").check(client)
+        assert (check.cost, check.balance, check.enough) == (10, 7, False)
+        assert "short by 3" in repr(check)
+
+
+def test_no_two_groups_share_a_timestamp_for_the_same_message_across_campaigns(tmp_path):
+    journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
+    groups = pd.DataFrame(
+        {"group_key": ["g1", "g2"], "message_hash": ["m", "m"], "timestamp": [500, 500]}
+    )
+    first = journal.group_timestamps("c1", groups)
+    second = journal.group_timestamps("c2", groups)
+    stamps = [*first.values(), *second.values()]
+    assert len(set(stamps)) == 4
+    assert journal.group_timestamps("c1", groups) == first  # recorded, stable on re-run
+
+
+def test_keyboard_interrupt_stops_cleanly_and_keeps_the_partial_result(tmp_path):
+    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
+    with Simulator(latency_ms=40) as sim:
+        sim.add_account(101, "demo", "pw", balance=10_000)
+        client = SmsClient(sim.wsdl_url, 101, "demo", "pw")
+        client.login()
+        threading.Timer(0.4, _thread.interrupt_main).start()
+        with pytest.warns(UserWarning, match="interrupted"):
+            out = contacts(300).sms.send(
+                client,
+                message="hi",
+                campaign="c",
+                journal=url,
+                chunk_size=10,
+                workers=2,
+                progress=False,
+            )
+        counts = out["sms_status"].value_counts()
+        assert counts["sent"] > 0 and counts["skipped"] > 0
+        assert counts["sent"] + counts["skipped"] == 300
+        assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "interrupted").all()
+        assert len(sim.deliveries()) == counts["sent"]
+        # The journal is consistent: every call has its outcome; a re-run finishes the job.
+        assert Journal(url).calls("c")["outcome_at"].notna().all()
+        again = contacts(300).sms.send(
+            client, message="hi", campaign="c", journal=url, progress=False
+        )
+        assert (again["sms_status"] == "sent").all()
+        assert len(sim.deliveries()) == 300
+        assert not sim.deliveries()["phone"].duplicated().any()
