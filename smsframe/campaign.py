@@ -40,6 +40,35 @@ def execute(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     journal = journal if isinstance(journal, Journal) else Journal(journal)
+    account_id = client.login()  # a refused account stops here, before the journal
+    with journal.lease(campaign):
+        result, run, interrupted = _run(
+            plan, client, account_id, campaign, journal, workers, progress, resend_unknown
+        )
+    skipped = int((result["sms_status"] == "skipped").sum())
+    if interrupted:
+        warnings.warn(
+            f"campaign {campaign!r} interrupted: {skipped} rows not sent; run it again with "
+            "the same campaign name to send them (nothing is sent twice)",
+            stacklevel=4,
+        )
+    elif skipped:
+        warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=4)
+    return result
+
+
+def _run(
+    plan: Plan,
+    client: SmsClient,
+    account_id: int,
+    campaign: str,
+    journal: Journal,
+    workers: int,
+    progress: bool,
+    resend_unknown: bool,
+) -> tuple[pd.DataFrame, Run, bool]:
+    """The campaign, once this process holds it: what is left to send, the balance
+    check, the calls, and the outcomes read back from the journal."""
     rows = plan.rows
     recorded = journal.campaign(campaign)
     to_send = _needs_call(rows, recorded, resend_unknown)
@@ -48,8 +77,7 @@ def execute(
     )
     calls["prior"] = _prior_calls(calls, recorded)
 
-    # Pre-flight: nothing is sent unless the account works and can pay for it all.
-    account_id = client.login()
+    # Pre-flight: nothing is sent unless the account can pay for it all.
     balance = client.balance().balance
     cost = int(calls["cost"].sum()) if len(calls) else 0
     if cost > balance:
@@ -63,18 +91,8 @@ def execute(
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
         _, interrupted = run_calls(run, calls, workers=workers, progress=progress)
         journal.finish_campaign(campaign, _balance_after(client))
-
     result = _result(rows, journal.campaign(campaign), to_send, interrupted, run.stop_reason)
-    skipped = int((result["sms_status"] == "skipped").sum())
-    if interrupted:
-        warnings.warn(
-            f"campaign {campaign!r} interrupted: {skipped} rows not sent; run it again with "
-            "the same campaign name to send them (nothing is sent twice)",
-            stacklevel=3,
-        )
-    elif skipped:
-        warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=3)
-    return result
+    return result, run, interrupted
 
 
 def _balance_after(client: SmsClient) -> int | None:
@@ -208,8 +226,9 @@ def schedule(
     A naive datetime means China Standard Time, the provider's clock; an aware one
     is converted to it. Times in the past or closer than ``margin`` are rejected
     per row. **A scheduled batch cannot be cancelled**: the provider has no
-    operation for it. ``ext`` is refused: the provider cannot schedule with one. Outcome columns as :func:`send`, status ``scheduled``, plus
-    ``sms_scheduled_for`` (Asia/Shanghai).
+    operation for it. ``ext`` is refused: the provider cannot schedule with one.
+    Outcome columns as :func:`send`, status ``scheduled``, plus ``sms_scheduled_for``
+    (Asia/Shanghai).
 
     Examples
     --------

@@ -4,6 +4,8 @@
 
     SmsError
     ├── AccountError          the provider refused the account (.code, .meaning): fix it first
+    ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
+    ├── CampaignBusy          another process is sending the same campaign right now
     ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend
     └── OutcomeUnknown        the request may have been processed: never resend blindly
 """
@@ -59,3 +61,7 @@ class InsufficientBalance(SmsError):
             f"the plan costs {cost} messages but the balance is {balance}: recharge at least "
             f"{cost - balance} or send to fewer recipients; nothing was sent"
         )
+
+
+class CampaignBusy(SmsError):
+    """Another process holds the campaign's lease in the journal; nothing was sent."""

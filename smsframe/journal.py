@@ -19,15 +19,23 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
 
+from smsframe.errors import CampaignBusy
 from smsframe.outcomes import REASON_TEXT, is_transient, reason_for
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
+LEASE_TTL_S = 30.0
 CHINA = "Asia/Shanghai"
 
 metadata = sa.MetaData()
@@ -40,6 +48,9 @@ campaigns_table = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("balance_before", sa.BigInteger),
     sa.Column("balance_after", sa.BigInteger),
+    # Who is sending this campaign now ("host:pid:token") and until when, renewed while it runs.
+    sa.Column("lease_owner", sa.String(300)),
+    sa.Column("lease_until", sa.DateTime(timezone=True)),
 )
 
 groups_table = sa.Table(
@@ -136,19 +147,82 @@ class Journal:
 
     # -- campaigns -----------------------------------------------------------
     def start_campaign(self, name: str, account_id: int, balance_before: int) -> None:
-        """Record a run of ``name`` (the first balance seen is kept)."""
+        """Record the account and, on the first run, the balance before sending."""
+        self._ensure_campaign(name)
         with self.engine.begin() as db:
-            exists = db.execute(
-                sa.select(campaigns_table.c.name).where(campaigns_table.c.name == name)
-            ).first()
-            if exists is None:
+            db.execute(
+                campaigns_table.update()
+                .where(campaigns_table.c.name == name, campaigns_table.c.balance_before.is_(None))
+                .values(account_id=account_id, balance_before=balance_before)
+            )
+
+    def _ensure_campaign(self, name: str) -> None:
+        try:
+            with self.engine.begin() as db:
+                exists = db.execute(
+                    sa.select(campaigns_table.c.name).where(campaigns_table.c.name == name)
+                ).first()
+                if exists is None:
+                    db.execute(campaigns_table.insert().values(name=name, created_at=now()))
+        except sa.exc.IntegrityError:  # created by another process meanwhile
+            pass
+
+    @contextmanager
+    def lease(self, name: str, ttl: float = LEASE_TTL_S) -> Iterator[None]:
+        """Hold campaign ``name`` for this process while the block runs.
+
+        A second process (or thread) running the same campaign at the same time gets
+        :class:`CampaignBusy`. The lease is renewed while held; a holder that died
+        on this machine, or whose lease expired, is taken over.
+        """
+        self._ensure_campaign(name)
+        me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._acquire(name, me, ttl)
+        stop = threading.Event()
+        renew = threading.Thread(
+            target=self._renew, args=(name, me, ttl, stop), name="smsframe-lease", daemon=True
+        )
+        renew.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renew.join()
+            with self.engine.begin() as db:
                 db.execute(
-                    campaigns_table.insert().values(
-                        name=name,
-                        account_id=account_id,
-                        created_at=now(),
-                        balance_before=balance_before,
-                    )
+                    campaigns_table.update()
+                    .where(campaigns_table.c.name == name, campaigns_table.c.lease_owner == me)
+                    .values(lease_owner=None, lease_until=None)
+                )
+
+    def _acquire(self, name: str, me: str, ttl: float) -> None:
+        table = campaigns_table.c
+        with self.engine.begin() as db:
+            owner, until = db.execute(
+                sa.select(table.lease_owner, table.lease_until).where(table.name == name)
+            ).one()
+            free = (table.lease_owner.is_(None)) | (table.lease_until < now())
+            if owner is not None and _dead(owner):
+                free = free | (table.lease_owner == owner)
+            taken = db.execute(
+                campaigns_table.update()
+                .where(table.name == name, free)
+                .values(lease_owner=me, lease_until=now() + timedelta(seconds=ttl))
+            ).rowcount
+        if taken != 1:
+            raise CampaignBusy(
+                f"campaign {name!r} is being sent right now by another process ({owner}, "
+                f"lease until {until:%H:%M:%S} UTC): wait for it to finish, or use another "
+                "campaign name; nothing was sent"
+            )
+
+    def _renew(self, name: str, me: str, ttl: float, stop: threading.Event) -> None:
+        while not stop.wait(ttl / 3):
+            with self.engine.begin() as db:
+                db.execute(
+                    campaigns_table.update()
+                    .where(campaigns_table.c.name == name, campaigns_table.c.lease_owner == me)
+                    .values(lease_until=now() + timedelta(seconds=ttl))
                 )
 
     def finish_campaign(self, name: str, balance_after: int | None) -> None:
@@ -343,6 +417,21 @@ RECIPIENT_COLUMNS = [
     "retry",
     "call_id",
 ]
+
+
+def _dead(owner: str) -> bool:
+    """Whether the lease holder ``host:pid:token`` is a process of this machine that is gone."""
+    host, _, rest = owner.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _utc(value: datetime | None) -> datetime | None:
