@@ -33,7 +33,13 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from smsframe.codes import Code, Status, decode
-from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
+from smsframe.errors import (
+    AccountError,
+    InvalidRequest,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    SmsError,
+)
 
 log = logging.getLogger("smsframe.client")
 
@@ -475,8 +481,10 @@ class SmsClient:
                 f"{operation}: no answer within {self._transport.operation_timeout} s; "
                 "the request may have been processed"
             ) from None
-        except zeep.exceptions.ValidationError as error:
-            raise SmsError(
+        except (zeep.exceptions.ValidationError, ValueError, TypeError) as error:
+            # Raised while building the envelope (e.g. a control character lxml cannot
+            # write): the request never left.
+            raise InvalidRequest(
                 f"{operation}: invalid request, nothing sent: {self._scrub(error, params)}"
             ) from None
         except (

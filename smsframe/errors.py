@@ -6,6 +6,7 @@
     ├── AccountError          the provider refused the account (.code, .meaning): fix it first
     ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
     ├── CampaignBusy          another process is sending the same campaign right now
+    ├── InvalidRequest        the request could not be built: nothing was sent
     ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend
     └── OutcomeUnknown        the request may have been processed: never resend blindly
 """
@@ -27,6 +28,10 @@ class AccountError(SmsError):
         self.meaning = code.en
         advice = advice or _ADVICE.get(code.value, "check the account with the provider")
         super().__init__(f"{code.operation} refused the account: {code} -> {advice}")
+
+
+class InvalidRequest(SmsError):
+    """The request could not be built (bad arguments or characters); nothing was sent."""
 
 
 class ProviderUnavailable(SmsError):

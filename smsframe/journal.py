@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
@@ -233,6 +234,14 @@ class Journal:
                 .values(balance_after=balance_after)
             )
 
+    def campaign_info(self, name: str) -> dict | None:
+        """The campaigns row of ``name`` (account_id, created_at, balance_before,
+        balance_after), or None when the journal has no such campaign."""
+        query = sa.select(campaigns_table).where(campaigns_table.c.name == name)
+        with self.engine.connect() as db:
+            row = db.execute(query).mappings().first()
+        return None if row is None else dict(row)
+
     def campaigns(self) -> pd.DataFrame:
         """Every campaign with its recipients per status."""
         with self.engine.connect() as db:
@@ -354,8 +363,10 @@ class Journal:
         rows.loc[listed, "status"] = "failed"
         rows.loc[listed, "detail"] = REASON_TEXT["fail_phone"]
         rows["reason"] = [
-            reason_for(status, state, flag)
-            for status, state, flag in zip(rows["status"], rows["state"], listed, strict=True)
+            reason_for(status, state, flag, bool(safe))
+            for status, state, flag, safe in zip(
+                rows["status"], rows["state"], listed, rows["resend_safe"], strict=True
+            )
         ]
         rows["retry"] = [
             status == "failed" and bool(safe) and not flag and is_transient(op, state)
@@ -452,6 +463,16 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def existing(url: str) -> Journal:
+    """The journal at ``url``, to read: a SQLite file that does not exist raises
+    FileNotFoundError instead of becoming a new, empty journal."""
+    database = sa.engine.make_url(url).database
+    sqlite = url.startswith("sqlite")
+    if sqlite and database not in (None, "", ":memory:") and not Path(database).is_file():
+        raise FileNotFoundError(f"no journal at {database} (from {url})")
+    return Journal(url)
 
 
 def open(url: str | None = None) -> Journal:

@@ -20,18 +20,21 @@ REASON_TEXT = {
     "fail_phone": "the provider listed this number in FailPhone (bad or unreachable)",
     "provider_refused": "the provider refused the call (see sms_state and sms_detail)",
     "provider_unavailable": "the provider could not be reached; it is safe to send again",
+    "invalid_request": "the request could not be built (see sms_detail); nothing was sent",
     "outcome_unknown": "the call may or may not have been processed; check before resending",
     "campaign_stopped": "not sent: the campaign stopped on an account-level refusal",
     "interrupted": "not sent: the campaign was interrupted",
 }
 
 
-def reason_for(status: str, state: object, listed: bool) -> str | None:
+def reason_for(status: str, state: object, listed: bool, resend_safe: bool) -> str | None:
     """The reason token of a recipient's outcome (None when it was sent or scheduled)."""
     if status == "failed":
         if listed:
             return "fail_phone"
-        return "provider_unavailable" if pd.isna(state) else "provider_refused"
+        if pd.isna(state):
+            return "provider_unavailable" if resend_safe else "invalid_request"
+        return "provider_refused"
     return "outcome_unknown" if status == "unknown" else None
 
 

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from smsframe.client import SendResult, SmsClient
 from smsframe.codes import decode
-from smsframe.errors import OutcomeUnknown, ProviderUnavailable
+from smsframe.errors import InvalidRequest, OutcomeUnknown, ProviderUnavailable
 from smsframe.journal import Intent, Journal, Outcome, digest
 
 log = logging.getLogger("smsframe.runner")
@@ -104,6 +104,11 @@ class Run:
             return Outcome("failed", detail=str(error), resend_safe=True)
         except OutcomeUnknown as error:
             return Outcome("unknown", detail=str(error))
+        except InvalidRequest as error:
+            return Outcome("failed", detail=str(error))
+        except Exception as error:  # a bug must cost one call's rows, never the campaign
+            log.exception("unexpected error in a call of %s", self.campaign)
+            return Outcome("unknown", detail=f"unexpected error: {error!r}"[:300])
         return Outcome(
             status=result.status,
             state=result.state,
