@@ -20,7 +20,7 @@ from smsframe.journal import Journal
 from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "crash-pw")
-ROWS, WORKERS, CHUNK = 2000, 4, 50
+ROWS, WORKERS, CHUNK = 5000, 4, 100
 
 CAMPAIGN = textwrap.dedent(
     """
