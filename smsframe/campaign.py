@@ -89,7 +89,7 @@ def _run(
     if len(calls):
         groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
-        _, interrupted = run_calls(run, calls, workers=workers, progress=progress)
+        interrupted = run_calls(run, calls, workers=workers, progress=progress)
         journal.finish_campaign(campaign, _balance_after(client))
     result = _result(rows, journal.campaign(campaign), to_send, interrupted, run.stop_reason)
     return result, run, interrupted

@@ -1,9 +1,9 @@
 """Execute a campaign's calls: a worker pool, one progress bar, the journal around
 every call, retries only where a resend is safe, and a clean stop.
 
-The runner works on the call table of a :class:`~smsframe.plan.Plan` and
-returns one :class:`CallOutcome` per call it made or skipped; turning those
-into per-row columns is :mod:`smsframe.outcomes`' job.
+The runner works on a call table (:func:`smsframe.plan.chunk_calls`) and
+records everything in the journal; the per-row outcomes are read back from the
+journal (:mod:`smsframe.campaign`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -31,17 +30,6 @@ BACKOFF_S = 0.2  # first pause between tries; doubles each time
 
 
 @dataclass
-class CallOutcome:
-    """What became of one planned call (after its retries)."""
-
-    positions: tuple[int, ...]
-    numbers: tuple[str, ...]
-    timestamp: int
-    outcome: Outcome | None  # None: never made (the campaign stopped first)
-    sent_at: pd.Timestamp | None = None
-
-
-@dataclass
 class Run:
     """Shared state of one campaign run."""
 
@@ -58,13 +46,13 @@ class Run:
             self.stop.set()
 
     # -- one call, with its retries ------------------------------------------
-    def execute(self, call: dict) -> CallOutcome:
+    def execute(self, call: dict) -> None:
+        """Make one call, journaled, retried while a resend is safe and worth it."""
         numbers = tuple(call["numbers"])
-        done = CallOutcome(tuple(call["positions"]), numbers, int(call["timestamp"]), None)
         prior = call["prior"]
         for attempt in range(ATTEMPTS):
             if self.stop.is_set():
-                return done
+                return
             intent = Intent(
                 campaign=self.campaign,
                 call_key=digest(self.campaign, call["group_key"], ";".join(numbers), prior),
@@ -79,23 +67,19 @@ class Run:
             )
             try:
                 call_id = self.journal.record_intent(intent)
-            except sa.exc.IntegrityError:
-                done.outcome = Outcome(
-                    "unknown", detail="another run of this campaign made this call at the same time"
-                )
-                return done
+            except sa.exc.IntegrityError:  # this very call is journaled already: never again
+                log.warning("call %s of %s is journaled already", intent.call_key, self.campaign)
+                return
             outcome = self._call(call, intent)
             self.journal.record_outcome(call_id, outcome)
-            done.outcome, done.sent_at = outcome, pd.Timestamp.now(tz="UTC")
             code = decode(intent.operation, outcome.state) if outcome.state is not None else None
             if code is not None and code.account_level:
                 self.halt(f"the campaign stopped: {code}")
             retry = outcome.resend_safe and (code is None or code.transient)
             if not retry or attempt == ATTEMPTS - 1:
-                return done
+                return
             prior = intent.call_key
             time.sleep(self.backoff_s * 2**attempt)
-        return done
 
     def _call(self, call: dict, intent: Intent) -> Outcome:
         try:
@@ -137,20 +121,13 @@ def _detail(result: SendResult) -> str:
     return result.meaning
 
 
-def run_calls(
-    run: Run,
-    calls: pd.DataFrame,
-    *,
-    workers: int = 4,
-    progress: bool = True,
-    on_done: Callable[[CallOutcome], None] | None = None,
-) -> tuple[list[CallOutcome], bool]:
-    """Make ``calls`` with ``workers`` threads; returns the outcomes and whether the
-    run was interrupted (KeyboardInterrupt). Calls never started come back with
-    ``outcome=None``."""
-    outcomes: list[CallOutcome] = []
+def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool = True) -> bool:
+    """Make ``calls`` with ``workers`` threads under one progress bar counting recipients.
+
+    Returns whether the user interrupted the run (KeyboardInterrupt): then no new
+    call starts, the calls in flight finish and are journaled.
+    """
     interrupted = False
-    records = calls.to_dict("records")
     bar = tqdm(
         total=int(calls["recipients"].sum()) if len(calls) else 0,
         unit="recipient",
@@ -158,20 +135,20 @@ def run_calls(
         disable=not progress,
     )
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe") as pool:
-        pending: set[Future] = {pool.submit(run.execute, record) for record in records}
+        pending: dict[Future, int] = {
+            pool.submit(run.execute, call): len(call["numbers"])
+            for call in calls.to_dict("records")
+        }
         try:
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    outcome = future.result()
-                    outcomes.append(outcome)
-                    bar.update(len(outcome.numbers))
-                    if on_done:
-                        on_done(outcome)
+                    future.result()
+                    bar.update(pending.pop(future))
         except KeyboardInterrupt:
             interrupted = True
             run.halt("interrupted by the user")
-            for future in pending:  # calls in flight finish and are journaled
-                outcomes.append(future.result())
+            for future in pending:
+                future.result()
     bar.close()
-    return outcomes, interrupted
+    return interrupted
