@@ -11,20 +11,26 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 from smsframe import accessor as _accessor  # noqa: F401  (registers df.sms)
+from smsframe.audit import Audit, audit  # binds smsframe.audit to the function
 from smsframe.client import Balance, SendResult, SmsClient
 from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
 from smsframe.message import parts, render
 from smsframe.phones import normalize
+from smsframe.widgets import BalancePanel, SchedulePanel
 
 __all__ = [
     "AccountError",
+    "Audit",
     "Balance",
+    "BalancePanel",
     "OutcomeUnknown",
     "ProviderUnavailable",
+    "SchedulePanel",
     "SendResult",
     "SmsClient",
     "SmsError",
     "__version__",
+    "audit",
     "normalize",
     "parts",
     "render",

@@ -15,6 +15,8 @@ from smsframe import campaign as _campaign
 from smsframe import message as _message
 from smsframe import phones as _phones
 from smsframe import plan as _plan
+from smsframe import widgets as _widgets
+from smsframe.audit import Audit, from_frame  # by name: smsframe.audit is the function
 
 __all__ = ["SmsAccessor"]
 
@@ -73,3 +75,17 @@ class SmsAccessor:
         >>> out = df.sms.schedule(client, message="明早见", at="send_at", campaign="jan")
         """
         return _campaign.schedule(self._obj, client, message=message, **options)
+
+    def schedule_panel(self, client, message: str, **options):
+        """A panel to schedule this frame: see :class:`smsframe.widgets.SchedulePanel`.
+
+        >>> df.sms.schedule_panel(client, message="明早见", campaign="jan")
+        """
+        return _widgets.SchedulePanel(client, self._obj, message=message, **options)
+
+    def audit(self, by: str | list[str] | None = None, **options) -> Audit:
+        """What this result frame's campaign did and why: see :func:`smsframe.audit.from_frame`.
+
+        >>> out.sms.audit(by="segment", journal=url, campaign="nov-promo")
+        """
+        return from_frame(self._obj, by=by, **options)
