@@ -46,7 +46,7 @@ import pandas as pd
 from smsframe import journal as _journal
 from smsframe.codes import decode
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
-from smsframe.outcomes import STATUS_DTYPE, STATUSES, is_transient
+from smsframe.outcomes import STATUS_DTYPE, STATUSES, rerun_resends
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
 
 if TYPE_CHECKING:
@@ -97,8 +97,16 @@ ACTION_BY_REASON = {
     "a rerun sends these rows",
     "interrupted": "run the campaign again: a rerun sends these rows",
 }
+# Account-level refusals: a rerun of the same campaign resends the rows once fixed.
+ACTION_BY_ACCOUNT_CODE = {
+    -8: "recharge the account, then run the campaign again: a rerun resends these rows",
+    0: "ask the provider to enable the account, then run the campaign again",
+    -2: "set the account's Id, Name and password, then run the campaign again",
+    -3: "fix the account's credentials, then run the campaign again",
+    -4: "use an ordinary account, then run the campaign again",
+    -30: "call from the bound IP (or have it bound), then run the campaign again",
+}
 ACTION_BY_CODE = {
-    -8: "recharge the account, then send these rows as a new campaign",
     -13: "remove the banned keyword (sms_detail) from the message, then send these rows "
     "as a new campaign",
     -1: "check the extension number and the number of phones per call, then send these rows "
@@ -611,7 +619,8 @@ def from_frame(
     campaign: str | None = None,
 ) -> Audit:
     """The audit of a result frame (``df.sms.send(...)``'s). With ``journal`` and
-    ``campaign``, the balance is reconciled and calls are counted from the journal.
+    ``campaign`` (by default those the frame was sent with, kept in ``frame.attrs``),
+    the balance is reconciled and calls are counted from the journal.
 
     Examples
     --------
@@ -623,6 +632,9 @@ def from_frame(
             "not a result frame (no sms_status column): audit the frame returned by "
             "df.sms.send(...) or df.sms.schedule(...)"
         )
+    if journal is None and campaign is None:
+        sent_with = frame.attrs.get("smsframe", {})
+        journal, campaign = sent_with.get("journal"), sent_with.get("campaign")
     if (journal is None) != (campaign is None):
         raise ValueError("pass both journal= and campaign= (or neither)")
     rows = frame.copy()
@@ -841,7 +853,7 @@ def _flags(reason: object, state: object, operation: str) -> tuple[bool, bool]:
     if reason == "fail_phone":
         return True, False
     safe = True if pd.isna(state) else decode(operation, int(state)).resend_safe
-    return safe, is_transient(operation, state)
+    return safe, rerun_resends(operation, state)
 
 
 def _cost_from_rows(rows: pd.DataFrame) -> Cost:
@@ -900,6 +912,8 @@ def _meaning(status: str, reason: str, code: object, operation: object) -> tuple
 def _action(reason: object, state: object, rerun: bool) -> str:
     if reason in ACTION_BY_REASON:
         return ACTION_BY_REASON[reason]
+    if rerun and not pd.isna(state) and int(state) in ACTION_BY_ACCOUNT_CODE:
+        return ACTION_BY_ACCOUNT_CODE[int(state)]
     if rerun:
         return RERUN
     if not pd.isna(state):

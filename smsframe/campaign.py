@@ -17,7 +17,7 @@ import pandas as pd
 
 from smsframe.client import SmsClient
 from smsframe.errors import InsufficientBalance, SmsError
-from smsframe.journal import Journal
+from smsframe.journal import MAX_NAME, Journal
 from smsframe.outcomes import REASON_TEXT, OutcomeWriter
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
@@ -35,16 +35,25 @@ def execute(
     resend_unknown: bool = False,
 ) -> pd.DataFrame:
     """Send ``plan`` as ``campaign``; returns its rows with the outcome columns."""
-    if not isinstance(campaign, str) or not campaign.strip():
-        raise ValueError("campaign must be a non-empty name, e.g. campaign='nov-promo'")
+    if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > MAX_NAME:
+        raise ValueError(
+            f"campaign must be a name of 1 to {MAX_NAME} characters, e.g. campaign='nov-promo'"
+        )
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    journal = journal if isinstance(journal, Journal) else Journal(journal)
     account_id = client.login()  # a refused account stops here, before the journal
-    with journal.lease(campaign):
-        result, run, interrupted = _run(
-            plan, client, account_id, campaign, journal, workers, progress, resend_unknown
-        )
+    owned = not isinstance(journal, Journal)
+    journal = Journal(journal) if owned else journal
+    try:
+        with journal.lease(campaign):
+            result, run, interrupted = _run(
+                plan, client, account_id, campaign, journal, workers, progress, resend_unknown
+            )
+    finally:
+        if owned:
+            journal.close()
+    # Where the outcomes are recorded, so that result.sms.audit() can reconcile the cost.
+    result.attrs["smsframe"] = {"campaign": campaign, "journal": journal.url}
     skipped = int((result["sms_status"] == "skipped").sum())
     if interrupted:
         warnings.warn(

@@ -1,6 +1,9 @@
-"""The ``smsframe`` command: the demo and the provider's simulator.
+"""The ``smsframe`` command: the demo, audits and the provider's simulator.
 
-- ``smsframe demo``
+- ``smsframe demo [--journal URL]``
+- ``smsframe audit --journal URL --campaign NAME [--by COLUMN] [--html FILE] [--csv DIR]
+  [--plot FILE]``
+- ``smsframe campaigns --journal URL``
 - ``smsframe simulator serve --db PATH [--port N] [--latency-ms N] [--account ...]``
 - ``smsframe simulator deliveries --db PATH``
 """
@@ -30,7 +33,21 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsframe", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("demo", help="run a small campaign on the embedded simulator")
+    demo = commands.add_parser("demo", help="run a small campaign on the embedded simulator")
+    demo.add_argument(
+        "--journal", help="keep the journal at this SQLAlchemy URL (default: a temporary file)"
+    )
+
+    audit = commands.add_parser("audit", help="audit a campaign from its journal")
+    audit.add_argument("--journal", required=True, help="SQLAlchemy URL of the journal")
+    audit.add_argument("--campaign", required=True, help="the campaign's name")
+    audit.add_argument("--by", help="a journal column to segment on (e.g. operation)")
+    audit.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report")
+    audit.add_argument("--csv", type=Path, metavar="DIR", help="write every table as DIR/NAME.csv")
+    audit.add_argument("--plot", type=Path, metavar="FILE", help="save the charts (PNG, SVG...)")
+
+    campaigns = commands.add_parser("campaigns", help="list a journal's campaigns with totals")
+    campaigns.add_argument("--journal", required=True, help="SQLAlchemy URL of the journal")
 
     simulator = commands.add_parser("simulator", help="the provider's simulator").add_subparsers(
         dest="action", required=True
@@ -84,12 +101,58 @@ def _deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from smsframe.audit import from_journal
+
+    try:
+        audit = from_journal(args.journal, args.campaign, by=args.by)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"smsframe: {error}", file=sys.stderr)
+        return 2
+    print(audit)
+    if args.csv:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for name in audit.tables:
+            audit.to_frame(name).to_csv(args.csv / f"{name}.csv")
+        print(f"\n{len(audit.tables)} tables written to {args.csv}/")
+    if args.html:
+        args.html.write_text(audit.to_html(), encoding="utf-8")
+        print(f"report written to {args.html}")
+    if args.plot:
+        audit.plot().savefig(args.plot, dpi=100)
+        print(f"charts written to {args.plot}")
+    return 0
+
+
+def _campaigns(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from smsframe.audit import campaigns
+
+    try:
+        table = campaigns(args.journal)
+    except FileNotFoundError as error:
+        print(f"smsframe: {error}", file=sys.stderr)
+        return 2
+    if table.empty:
+        print("no campaigns in this journal")
+        return 0
+    table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%d %H:%M")
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        print(table.to_string(na_rep=""))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "demo":
         from smsframe.demo import run
 
-        return run()
+        return run(journal=args.journal)
+    if args.command == "audit":
+        return _audit(args)
+    if args.command == "campaigns":
+        return _campaigns(args)
     if args.action == "serve":
         return _serve(args)
     return _deliveries(args)

@@ -2,7 +2,7 @@
 
 Loads the synthetic contact list (``data/contacts.csv``), plans a templated
 message, sends it with the journal on, then sends it again to show that nothing
-goes out twice, and prints what happened by status and reason.
+goes out twice, and prints what happened by status and reason, then the audit.
 """
 
 from __future__ import annotations
@@ -22,12 +22,13 @@ ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "demo-password"
 MESSAGE = "【smsframe】{name}您好，双十一会员日全场满200减30，回T退订"
 
 
-def run() -> int:
+def run(journal: str | None = None) -> int:
+    """The demo; ``journal``: a SQLAlchemy URL to keep the journal (else a temporary file)."""
     frame = contacts()
     with tempfile.TemporaryDirectory() as tmp, Simulator() as simulator:
         simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=10_000)
         simulator.mark_unreachable(_two_sendable_numbers(frame))
-        journal = f"sqlite:///{Path(tmp) / 'journal.sqlite'}"
+        journal = journal or f"sqlite:///{Path(tmp) / 'journal.sqlite'}"
         client = SmsClient(simulator.wsdl_url, ACCOUNT_ID, NAME, PASSWORD)
         print(f"simulator {simulator.url}; account {client.login()}; {client.balance()}")
         print(f"\n{len(frame)} contacts (synthetic); the plan:")
@@ -55,6 +56,7 @@ def run() -> int:
         print("\nfirst rows of the result:")
         columns = ["name", "phone", "sms_phone", "sms_status", "sms_reason", "sms_batch_id"]
         print(out[columns].head(8).to_string())
+        print(f"\n{out.sms.audit(by='segment', journal=journal, campaign='demo')}")
     return 0
 
 

@@ -22,6 +22,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,10 +34,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 from smsframe.errors import CampaignBusy
-from smsframe.outcomes import REASON_TEXT, is_transient, reason_for
+from smsframe.outcomes import REASON_TEXT, reason_for, rerun_resends
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
 LEASE_TTL_S = 30.0
+MAX_NAME = 200  # characters of a campaign name
 CHINA = "Asia/Shanghai"
 
 metadata = sa.MetaData()
@@ -44,7 +46,7 @@ metadata = sa.MetaData()
 campaigns_table = sa.Table(
     "campaigns",
     metadata,
-    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(MAX_NAME), primary_key=True),
     sa.Column("account_id", sa.BigInteger),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("balance_before", sa.BigInteger),
@@ -57,7 +59,7 @@ campaigns_table = sa.Table(
 groups_table = sa.Table(
     "groups",
     metadata,
-    sa.Column("campaign", sa.String(200), primary_key=True),
+    sa.Column("campaign", sa.String(MAX_NAME), primary_key=True),
     sa.Column("group_key", sa.String(64), primary_key=True),
     sa.Column("message_hash", sa.String(64), nullable=False),
     sa.Column("timestamp", sa.BigInteger, nullable=False),
@@ -69,7 +71,7 @@ calls_table = sa.Table(
     "calls",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("campaign", sa.String(200), nullable=False, index=True),
+    sa.Column("campaign", sa.String(MAX_NAME), nullable=False, index=True),
     sa.Column("call_key", sa.String(64), nullable=False),
     sa.Column("group_key", sa.String(64), nullable=False),
     sa.Column("operation", sa.String(20), nullable=False),
@@ -138,7 +140,7 @@ class Journal:
         self.engine = sa.create_engine(self.url, **_engine_options(self.url))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        _create_tables(self.engine)
 
     def __repr__(self) -> str:
         return f"<Journal {self.engine.url.render_as_string(hide_password=True)}>"
@@ -211,10 +213,14 @@ class Journal:
                 .values(lease_owner=me, lease_until=now() + timedelta(seconds=ttl))
             ).rowcount
         if taken != 1:
+            with self.engine.connect() as db:  # the holder now: the read above may predate it
+                owner, until = db.execute(
+                    sa.select(table.lease_owner, table.lease_until).where(table.name == name)
+                ).one()
+            until = f", lease until {_as_utc(until):%H:%M:%S} UTC" if until is not None else ""
             raise CampaignBusy(
-                f"campaign {name!r} is being sent right now by another process ({owner}, "
-                f"lease until {until:%H:%M:%S} UTC): wait for it to finish, or use another "
-                "campaign name; nothing was sent"
+                f"campaign {name!r} is being sent right now by another process ({owner}"
+                f"{until}): wait for it to finish, or use another campaign name; nothing was sent"
             )
 
     def _renew(self, name: str, me: str, ttl: float, stop: threading.Event) -> None:
@@ -369,7 +375,7 @@ class Journal:
             )
         ]
         rows["retry"] = [
-            status == "failed" and bool(safe) and not flag and is_transient(op, state)
+            status == "failed" and bool(safe) and not flag and rerun_resends(op, state)
             for status, safe, flag, op, state in zip(
                 rows["status"],
                 rows["resend_safe"],
@@ -445,11 +451,30 @@ def _dead(owner: str) -> bool:
     return False
 
 
+def _as_utc(value: datetime) -> datetime:
+    """A time read back from the journal, in UTC: SQLite gives it naive (stored in UTC),
+    PostgreSQL aware in the session's time zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """Every time is stored in UTC (SQLite keeps no offset)."""
     if value is None:
         return None
     return pd.Timestamp(value).tz_convert("UTC").to_pydatetime()
+
+
+def _create_tables(engine: sa.Engine) -> None:
+    """Create the tables that are missing. Processes opening a new journal at once race
+    to create them: the losers get an error (table exists, duplicate key) and look again."""
+    for attempt in range(5):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _engine_options(url: str) -> dict:

@@ -38,9 +38,15 @@ def reason_for(status: str, state: object, listed: bool, resend_safe: bool) -> s
     return "outcome_unknown" if status == "unknown" else None
 
 
-def is_transient(operation: str, state: object) -> bool:
-    """Worth a new try: the provider was unreachable, or answered a transient code."""
-    return pd.isna(state) or decode(operation, int(state)).transient
+def rerun_resends(operation: str, state: object) -> bool:
+    """Whether a re-run of the campaign sends a failed call's rows again: the provider
+    certainly did not accept it and the cause may be gone (the provider was unreachable,
+    answered -9, or refused the account: recharged, enabled, IP bound since). Content
+    refusals (-13, -10, -6...) would fail again and stay failed."""
+    if pd.isna(state):
+        return True
+    code = decode(operation, int(state))
+    return code.resend_safe and (code.transient or code.account_level)
 
 
 class OutcomeWriter:

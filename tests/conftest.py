@@ -137,3 +137,39 @@ def _soap_fault(response: requests.Response) -> tuple[str, str]:
 @pytest.fixture
 def soap_fault() -> Callable[[requests.Response], tuple[str, str]]:
     return _soap_fault
+
+
+# -- PostgreSQL (tests/postgres.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """SQLAlchemy URL of a database on a throwaway PostgreSQL server, started once per
+    session (Unix socket in a temp dir, no TCP) and stopped at the end, also on failure.
+    Fails (never skips) when the PostgreSQL binaries are missing."""
+    import postgres
+
+    try:
+        server = postgres.Server().start()
+    except postgres.Unavailable as error:
+        unavailable = f"PostgreSQL unavailable: {error}"
+    else:
+        unavailable = ""
+    if unavailable:
+        pytest.fail(unavailable, pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> Iterator[str]:
+    """SQLAlchemy URL of a new empty database on the ``postgres_url`` server, for one test."""
+    import postgres
+
+    name, url = postgres.create_database(postgres_url)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(postgres_url, name)

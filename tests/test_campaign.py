@@ -222,3 +222,9 @@ def test_account_level_refusal_mid_campaign_stops_and_skips_the_rest(journal):
         assert out.loc[out["sms_status"] == "failed", "sms_state"].eq(0).all()
         assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
         assert len(sim.deliveries()) == counts["sent"]
+        # Once the account is fixed, a re-run sends the refused and the skipped rows.
+        sim.update_account(ACCOUNT[0], disabled=False)
+        again = send(contacts(400), client, journal, message="hi", chunk_size=10)
+        assert (again["sms_status"] == "sent").all()
+        assert len(sim.deliveries()) == 400
+        assert not sim.deliveries()["phone"].duplicated().any()

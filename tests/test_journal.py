@@ -1,0 +1,586 @@
+"""The journal on SQLite and on a real PostgreSQL: intents and outcomes, per-recipient
+outcomes, Timestamps reserved once across campaigns, threads and processes, the
+scheduled list, the campaign lease, and no password stored anywhere."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import smsframe  # noqa: F401 - registers df.sms
+from smsframe import SmsClient
+from smsframe.errors import CampaignBusy
+from smsframe.journal import RECIPIENT_COLUMNS, Intent, Journal, Outcome, campaigns_table, digest
+from smsframe.simulator import Simulator
+
+CHINA = ZoneInfo("Asia/Shanghai")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def journal_url(request, tmp_path) -> str:
+    """An empty journal database: a SQLite file, or a new database on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'journal.sqlite'}"
+    return request.getfixturevalue("fresh_postgres_url")
+
+
+@pytest.fixture
+def journal(journal_url):
+    journal = Journal(journal_url)
+    yield journal
+    journal.close()
+
+
+def intent(campaign: str, numbers: list[str], key: str = "", **fields) -> Intent:
+    values = {
+        "campaign": campaign,
+        "call_key": digest(campaign, key or ";".join(numbers)),
+        "group_key": digest("group", fields.get("message_hash", "m")),
+        "operation": "SendMessage",
+        "message_hash": digest("m"),
+        "ext": None,
+        "scheduled_for": None,
+        "timestamp": 1_700_000_000,
+        "numbers": tuple(numbers),
+        "parts": 1,
+    }
+    return Intent(**(values | fields))
+
+
+def set_lease(url: str, name: str, owner: str, until: datetime) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as db:
+        db.execute(
+            campaigns_table.update()
+            .where(campaigns_table.c.name == name)
+            .values(lease_owner=owner, lease_until=until)
+        )
+    engine.dispose()
+
+
+def lease_row(journal: Journal, name: str):
+    with journal.engine.connect() as db:
+        return db.execute(
+            sa.select(campaigns_table.c.lease_owner, campaigns_table.c.lease_until).where(
+                campaigns_table.c.name == name
+            )
+        ).one()
+
+
+def test_many_openers_of_a_new_journal_at_once_all_succeed(journal_url):
+    # Two processes starting the first campaign of a team journal create its tables.
+    barrier = threading.Barrier(6)
+    opened: list[Journal] = []
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            barrier.wait()
+            opened.append(Journal(journal_url))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert len(opened) == 6
+    assert opened[0].campaigns().empty
+    for journal in opened:
+        journal.close()
+
+
+# -- intents and outcomes -------------------------------------------------------
+
+
+def test_intent_without_outcome_is_unknown_then_the_outcome_is_recorded(journal):
+    at = datetime(2031, 1, 1, 9, 0, tzinfo=CHINA)
+    call_id = journal.record_intent(
+        intent("c", ["13900000001", "13900000002"], operation="SendTimer", scheduled_for=at)
+    )
+    calls = journal.calls("c")
+    assert calls["id"].tolist() == [call_id]
+    assert calls["status"].tolist() == ["unknown"]
+    assert "interrupted" in calls["detail"].iloc[0]
+    assert calls["numbers"].iloc[0] == "13900000001;13900000002"
+    assert calls["recipients"].iloc[0] == 2
+    assert pd.isna(calls["outcome_at"].iloc[0])
+    # Times come back as the same instant, whatever the database's zone.
+    scheduled_for = pd.to_datetime(calls["scheduled_for"], utc=True).iloc[0]
+    assert scheduled_for == pd.Timestamp(at)
+
+    big = 2**40 + 7  # batch ids and Timestamps do not fit in 32 bits
+    journal.record_outcome(
+        call_id,
+        Outcome("scheduled", state=1, batch_id=big, fail_phone="13900000002", detail="成功"),
+    )
+    row = journal.calls("c").iloc[0]
+    assert (row["status"], row["state"], row["batch_id"]) == ("scheduled", 1, big)
+    assert (row["fail_phone"], row["detail"], bool(row["resend_safe"])) == (
+        "13900000002",
+        "成功",
+        False,
+    )
+    intent_at = pd.Timestamp(row["intent_at"])
+    outcome_at = pd.Timestamp(row["outcome_at"])
+    intent_at = intent_at.tz_localize("UTC") if intent_at.tzinfo is None else intent_at
+    outcome_at = outcome_at.tz_localize("UTC") if outcome_at.tzinfo is None else outcome_at
+    now = pd.Timestamp.now(tz="UTC")
+    assert now - timedelta(minutes=1) < intent_at <= outcome_at <= now
+
+
+def test_one_intent_per_call_key_and_campaign(journal):
+    first = intent("c", ["13900000001"], key="k")
+    journal.record_intent(first)
+    with pytest.raises(sa.exc.IntegrityError):
+        journal.record_intent(first)
+    # The same key in another campaign is another call.
+    journal.record_intent(dataclasses.replace(first, campaign="d"))
+    assert len(journal.calls("c")) == 1
+    assert len(journal.calls("d")) == 1
+
+
+def test_campaign_gives_each_recipient_the_outcome_of_its_latest_call(journal):
+    first = journal.record_intent(intent("c", ["13900000001", "13900000002", "13900000003"]))
+    journal.record_outcome(first, Outcome("sent", state=1, batch_id=9, fail_phone="13900000002"))
+    interrupted = journal.record_intent(intent("c", ["13900000004", "13900000005"]))
+    refused = journal.record_intent(intent("c", ["13900000006"], key="try-1"))
+    journal.record_outcome(refused, Outcome("failed", state=-9, resend_safe=True))
+    unreachable = journal.record_intent(intent("c", ["13900000007"]))
+    journal.record_outcome(unreachable, Outcome("failed", detail="down", resend_safe=True))
+    banned = journal.record_intent(intent("c", ["13900000008"]))
+    journal.record_outcome(banned, Outcome("failed", state=-13, detail="keyword"))
+    # A later call of 13900000006 wins over its refused one.
+    again = journal.record_intent(intent("c", ["13900000006"], key="try-2"))
+    journal.record_outcome(again, Outcome("sent", state=1, batch_id=10))
+    # Another campaign's calls are not this one's.
+    other = journal.record_intent(intent("d", ["13900000001"]))
+    journal.record_outcome(other, Outcome("failed", state=-13))
+
+    rows = journal.campaign("c").set_index("phone")
+    assert list(rows.columns) == [c for c in RECIPIENT_COLUMNS if c != "phone"]
+    expected = {
+        "13900000001": ("sent", None, False, first),
+        "13900000002": ("failed", "fail_phone", False, first),
+        "13900000003": ("sent", None, False, first),
+        "13900000004": ("unknown", "outcome_unknown", False, interrupted),
+        "13900000005": ("unknown", "outcome_unknown", False, interrupted),
+        "13900000006": ("sent", None, False, again),
+        "13900000007": ("failed", "provider_unavailable", True, unreachable),
+        "13900000008": ("failed", "provider_refused", False, banned),
+    }
+    assert sorted(rows.index) == sorted(expected)
+    for phone, (status, reason, retry, call_id) in expected.items():
+        row = rows.loc[phone]
+        assert row["status"] == status, phone
+        assert (None if pd.isna(row["reason"]) else row["reason"]) == reason, phone
+        assert bool(row["retry"]) is retry, phone
+        assert row["call_id"] == call_id, phone
+    assert "FailPhone" in rows.loc["13900000002", "detail"]
+    assert rows.loc["13900000006", "batch_id"] == 10
+    assert str(rows["scheduled_for"].dt.tz) == "Asia/Shanghai"
+    assert rows.loc["13900000001", "sent_at"].tzinfo is not None
+    assert pd.isna(rows.loc["13900000004", "sent_at"])
+
+
+def test_a_campaign_without_calls_is_an_empty_frame(journal):
+    rows = journal.campaign("nothing")
+    assert rows.empty
+    assert list(rows.columns) == RECIPIENT_COLUMNS
+    assert journal.calls("nothing").empty
+
+
+def test_campaigns_lists_balances_and_totals_per_status(journal):
+    journal.start_campaign("c", account_id=101, balance_before=500)
+    journal.start_campaign("c", account_id=101, balance_before=400)  # a rerun keeps the first
+    call = journal.record_intent(intent("c", ["13900000001", "13900000002"]))
+    journal.record_outcome(call, Outcome("sent", state=1, batch_id=1, fail_phone="13900000002"))
+    journal.record_intent(intent("c", ["13900000003"]))
+    journal.finish_campaign("c", balance_after=499)
+    journal.start_campaign("empty", account_id=101, balance_before=499)
+
+    table = journal.campaigns().set_index("name")
+    assert table.loc["c", "balance_before"] == 500
+    assert table.loc["c", "balance_after"] == 499
+    assert table.loc["c", "account_id"] == 101
+    assert (table.loc["c", "sent"], table.loc["c", "failed"], table.loc["c", "unknown"]) == (
+        1,
+        1,
+        1,
+    )
+    assert table.loc["empty", "sent"] == 0
+    assert table.index.tolist() == ["c", "empty"]  # in order of creation
+
+
+# -- Timestamps ----------------------------------------------------------------------
+
+
+def groups(keys: list[str], message: str = "m", timestamp: int = 1_700_000_000) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "group_key": [digest("g", k) for k in keys],
+            "message_hash": digest(message),
+            "timestamp": timestamp,
+        }
+    )
+
+
+def all_reserved(journal: Journal) -> pd.DataFrame:
+    with journal.engine.connect() as db:
+        return pd.read_sql(sa.text("SELECT * FROM groups"), db)
+
+
+def test_group_timestamps_are_unique_per_message_across_campaigns(journal):
+    first = journal.group_timestamps("a", groups(["x", "y"]))
+    assert sorted(first.values()) == [1_700_000_000, 1_700_000_001]
+    # The same groups again: the recorded Timestamps, nothing new.
+    assert journal.group_timestamps("a", groups(["x", "y"])) == first
+    # Another campaign with the same message gets the next free ones.
+    second = journal.group_timestamps("b", groups(["x", "y"]))
+    assert sorted(second.values()) == [1_700_000_002, 1_700_000_003]
+    # Another message may share a Timestamp: the provider only merges equal messages.
+    other = journal.group_timestamps("b", groups(["z"], message="other"))
+    assert other[digest("g", "z")] == 1_700_000_000
+    assert other == second | {digest("g", "z"): 1_700_000_000}
+    reserved = all_reserved(journal)
+    assert not reserved.duplicated(["message_hash", "timestamp"]).any()
+    assert len(reserved) == 5
+
+
+def test_group_timestamps_from_many_threads_never_collide(journal_url):
+    journals = [Journal(journal_url) for _ in range(6)]
+    barrier = threading.Barrier(len(journals))
+    results: dict[int, dict[str, int]] = {}
+    errors: list[BaseException] = []
+
+    def reserve(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = journals[i].group_timestamps(f"c{i}", groups(["x", "y", "z"]))
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=reserve, args=(i,)) for i in range(len(journals))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    stamps = [t for result in results.values() for t in result.values()]
+    assert sorted(stamps) == list(range(1_700_000_000, 1_700_000_000 + 18))
+    reserved = all_reserved(journals[0])
+    assert not reserved.duplicated(["message_hash", "timestamp"]).any()
+    for journal in journals:
+        journal.close()
+
+
+RESERVE = textwrap.dedent(
+    """
+    import json, sys
+    import pandas as pd
+    from smsframe.journal import Journal, digest
+
+    journal = Journal(sys.argv[1])
+    groups = pd.DataFrame({"group_key": [digest("g", k) for k in "abcdefgh"],
+                           "message_hash": digest("m"), "timestamp": 1_700_000_000})
+    print("ready", flush=True)
+    sys.stdin.readline()
+    print(json.dumps(sorted(journal.group_timestamps(sys.argv[2], groups).values())))
+    """
+)
+
+
+def test_group_timestamps_from_several_processes_never_collide(journal_url):
+    Journal(journal_url).close()  # the tables exist before the race
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RESERVE, journal_url, f"p{i}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(3)
+    ]
+    for process in processes:
+        assert process.stdout.readline().strip() == "ready"
+    for process in processes:  # go, all at once
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outputs = [process.communicate(timeout=60) for process in processes]
+    for process, (_, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+    stamps = [t for out, _ in outputs for t in json.loads(out)]
+    assert sorted(stamps) == list(range(1_700_000_000, 1_700_000_000 + 24))
+
+
+# -- the scheduled list -------------------------------------------------------------
+
+
+def test_scheduled_lists_accepted_timer_batches(journal):
+    future = datetime.now(CHINA).replace(microsecond=0) + timedelta(days=30)
+    past = datetime.now(CHINA).replace(microsecond=0) - timedelta(days=1)
+
+    def timer(campaign, numbers, at, outcome, parts=1):
+        call = journal.record_intent(
+            intent(campaign, numbers, operation="SendTimer", scheduled_for=at, parts=parts)
+        )
+        if outcome is not None:
+            journal.record_outcome(call, outcome)
+
+    timer("a", ["13900000001", "13900000002"], future, Outcome("scheduled", 1, 77), parts=2)
+    timer("a", ["13900000003", "13900000004"], future, Outcome("scheduled", 1, 77, "13900000004"))
+    timer("a", ["13900000005"], future, Outcome("failed", -11))  # refused: no batch
+    timer("a", ["13900000006"], future, None)  # interrupted: nobody knows
+    timer("b", ["13900000007"], past, Outcome("scheduled", 1, 78))  # gone out already
+    sent = journal.record_intent(intent("b", ["13900000008"]))
+    journal.record_outcome(sent, Outcome("sent", 1, 79))
+
+    upcoming = journal.scheduled()
+    assert list(upcoming.columns) == [
+        "campaign",
+        "scheduled_for",
+        "batch_id",
+        "calls",
+        "recipients",
+        "cost",
+    ]
+    assert len(upcoming) == 1
+    batch = upcoming.iloc[0]
+    assert (batch["campaign"], batch["batch_id"], batch["calls"]) == ("a", 77, 2)
+    assert (batch["recipients"], batch["cost"]) == (3, 2 * 2 + 1)
+    assert batch["scheduled_for"] == pd.Timestamp(future)
+    assert str(batch["scheduled_for"].tz) == "Asia/Shanghai"
+
+    everything = journal.scheduled(upcoming=False)
+    assert everything["batch_id"].tolist() == [78, 77]  # by time
+    assert journal.scheduled(upcoming=False).pipe(len) == 2
+
+
+def test_scheduled_is_empty_without_timer_batches(journal):
+    assert journal.scheduled().empty
+    assert list(journal.scheduled().columns)[:2] == ["campaign", "scheduled_for"]
+
+
+# -- the lease ---------------------------------------------------------------------
+
+
+def test_a_second_holder_gets_campaign_busy_with_a_clear_message(journal_url):
+    holder, other = Journal(journal_url), Journal(journal_url)
+    with holder.lease("nov-promo"):
+        owner, until = lease_row(holder, "nov-promo")
+        assert owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+        with pytest.raises(CampaignBusy) as busy, other.lease("nov-promo"):
+            pytest.fail("two holders at once")
+        # Another campaign is not blocked.
+        with other.lease("other"):
+            pass
+    message = str(busy.value)
+    assert "'nov-promo'" in message
+    assert "another process" in message
+    assert owner in message
+    assert "nothing was sent" in message
+    # The time in the message is the lease's end in UTC, whatever the database's zone.
+    until = pd.Timestamp(until)
+    until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
+    assert f"lease until {until:%H:%M:%S} UTC" in message
+    holder.close()
+    other.close()
+
+
+def race_for_lease(journals: list[Journal], name: str) -> tuple[int, list[str], list]:
+    """Every journal tries to take lease ``name`` at the same moment and holds it until
+    all have tried: how many held it, the refusals' messages, any other errors."""
+    barrier = threading.Barrier(len(journals))
+    release = threading.Event()
+    held: list[int] = []
+    refused: list[str] = []
+    errors: list[BaseException] = []
+
+    def take(journal: Journal) -> None:
+        try:
+            barrier.wait()
+            with journal.lease(name):
+                held.append(1)
+                release.wait(30)
+        except CampaignBusy as busy:
+            refused.append(str(busy))
+        except BaseException as error:  # reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=take, args=(journal,)) for journal in journals]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(held) + len(refused) + len(errors) < len(journals) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    return len(held), refused, errors
+
+
+def test_holders_racing_for_a_lease_get_it_once_and_the_others_a_clear_refusal(journal_url):
+    journals = [Journal(journal_url) for _ in range(4)]
+    for round_ in range(5):
+        held, refused, errors = race_for_lease(journals, f"race-{round_}")
+        assert not errors, errors
+        assert held == 1
+        assert len(refused) == len(journals) - 1
+        assert all("is being sent right now" in message for message in refused)
+        assert all("nothing was sent" in message for message in refused)
+    for journal in journals:
+        journal.close()
+
+
+def test_the_lease_is_released_after_the_block_even_on_error(journal_url):
+    first, second = Journal(journal_url), Journal(journal_url)
+    with first.lease("c"):
+        pass
+    assert lease_row(first, "c") == (None, None)
+    with second.lease("c"):
+        pass
+    with pytest.raises(RuntimeError, match="boom"), first.lease("c"):
+        raise RuntimeError("boom")
+    assert lease_row(first, "c") == (None, None)
+    with second.lease("c"):
+        pass
+    first.close()
+    second.close()
+
+
+def test_the_lease_is_renewed_while_held(journal_url):
+    holder, other = Journal(journal_url), Journal(journal_url)
+    with holder.lease("c", ttl=0.6):
+        _, until = lease_row(holder, "c")
+        time.sleep(1.5)  # well past the first ttl: only renewal keeps it
+        _, renewed = lease_row(holder, "c")
+        assert pd.Timestamp(renewed) > pd.Timestamp(until)
+        with pytest.raises(CampaignBusy), other.lease("c"):
+            pass
+    holder.close()
+    other.close()
+
+
+def test_an_expired_lease_is_taken_over(journal):
+    with journal.lease("c"):
+        pass
+    # A holder on another machine (its pid cannot be checked) whose lease ran out.
+    set_lease(journal.url, "c", "elsewhere:123:dead", datetime.now(UTC) - timedelta(seconds=5))
+    with journal.lease("c"):
+        owner, _ = lease_row(journal, "c")
+        assert owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+    # The same holder with a lease still running is respected.
+    set_lease(journal.url, "c", "elsewhere:123:dead", datetime.now(UTC) + timedelta(minutes=5))
+    with pytest.raises(CampaignBusy, match="elsewhere:123:dead"), journal.lease("c"):
+        pass
+
+
+HOLD = textwrap.dedent(
+    """
+    import sys, time
+    from smsframe.journal import Journal
+
+    with Journal(sys.argv[1]).lease("c", ttl=600):
+        print("held", flush=True)
+        time.sleep(600)
+    """
+)
+
+
+def test_the_lease_of_a_killed_process_is_taken_over(journal_url):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, journal_url], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        journal = Journal(journal_url)
+        with pytest.raises(CampaignBusy, match=f":{holder.pid}:"), journal.lease("c"):
+            pass
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # Its lease runs for ten more minutes, but this machine knows the process is gone.
+    owner, _ = lease_row(journal, "c")
+    assert f":{holder.pid}:" in owner
+    with journal.lease("c"):
+        owner, _ = lease_row(journal, "c")
+        assert owner.startswith(f"{socket.gethostname()}:{os.getpid()}:")
+    journal.close()
+
+
+# -- no password in the journal ------------------------------------------------------
+
+PASSWORD = "Pw-9f3c2e7a1b-密码"
+
+
+def test_no_password_is_stored_in_the_journal(journal_url, tmp_path):
+    with Simulator() as sim:
+        sim.add_account(101, "demo", PASSWORD, balance=10_000)
+        sim.mark_unreachable(["13900000033"])
+        sim.set_keywords(["赌博"])
+        client = SmsClient(sim.wsdl_url, 101, "demo", PASSWORD)
+        df = pd.DataFrame({"phone": [f"139{i:08d}" for i in range(40)]})
+        options = {"campaign": "secret-test", "journal": journal_url, "progress": False}
+        # Every kind of outcome: sent, FailPhone, retried -9, unknown, refused, scheduled.
+        sim.inject("SendMessage", "state-9", times=1)
+        sim.inject("SendMessage", "drop-after", times=1)
+        # One worker: the first call gets -9, its retry the dropped answer.
+        out = df.sms.send(client, message="您好", chunk_size=10, workers=1, **options)
+        assert {"sent", "failed", "unknown"} <= set(out["sms_status"])
+        df.sms.send(client, message="赌博", **options | {"campaign": "refused"})
+        df.sms.schedule(
+            client, message="明早见", at="2031-01-01 09:00", **options | {"campaign": "t"}
+        )
+    journal = Journal(journal_url)
+    assert len(journal.calls("secret-test")) >= 4
+    assert PASSWORD not in repr(journal)
+    journal.close()
+
+    needles = [PASSWORD.encode(), PASSWORD.encode("utf-16-le"), b"Pw-9f3c2e7a1b"]
+    if journal_url.startswith("sqlite"):
+        files = list(tmp_path.glob("journal.sqlite*"))  # the database, its WAL and shm
+        assert files
+        for path in files:
+            data = path.read_bytes()
+            assert not any(needle in data for needle in needles), path
+        return
+    engine = sa.create_engine(journal_url)
+    with engine.connect() as db:
+        tables = db.execute(
+            sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ).scalars()
+        dump = []
+        for table in tables:
+            dump += db.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars().all()
+    engine.dispose()
+    text = "\n".join(dump)
+    assert "secret-test" in text  # the dump does see the journal's rows
+    assert "Pw-9f3c2e7a1b" not in text
+    assert PASSWORD not in text
+
+
+def test_a_database_password_never_shows_in_the_journals_repr(postgres_url):
+    # The test server trusts its socket, so a password in the URL is accepted and ignored.
+    url = postgres_url.replace("://smsframe@", "://smsframe:db-Secret-42@")
+    journal = Journal(url)
+    assert "db-Secret-42" not in repr(journal)
+    assert "smsframe" in repr(journal)
+    journal.close()
