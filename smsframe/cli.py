@@ -1,6 +1,6 @@
 """The ``smsframe`` command: the demo, audits and the provider's simulator.
 
-- ``smsframe demo [--journal URL]``
+- ``smsframe demo [--journal URL] [--plot FILE]``
 - ``smsframe audit --journal URL --campaign NAME [--by COLUMN] [--html FILE] [--csv DIR]
   [--plot FILE]``
 - ``smsframe campaigns --journal URL``
@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--journal", help="keep the journal at this SQLAlchemy URL (default: a temporary file)"
     )
+    demo.add_argument("--plot", type=Path, metavar="FILE", help="save the audit's charts (PNG)")
 
     audit = commands.add_parser("audit", help="audit a campaign from its journal")
     audit.add_argument("--journal", required=True, help="SQLAlchemy URL of the journal")
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "demo":
         from smsframe.demo import run
 
-        return run(journal=args.journal)
+        return run(journal=args.journal, plot=args.plot)
     if args.command == "audit":
         return _audit(args)
     if args.command == "campaigns":

@@ -22,8 +22,9 @@ ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "demo-password"
 MESSAGE = "【smsframe】{name}您好，双十一会员日全场满200减30，回T退订"
 
 
-def run(journal: str | None = None) -> int:
-    """The demo; ``journal``: a SQLAlchemy URL to keep the journal (else a temporary file)."""
+def run(journal: str | None = None, plot: Path | None = None) -> int:
+    """The demo; ``journal``: a SQLAlchemy URL to keep the journal (else a temporary
+    file); ``plot``: where to save the audit's charts as an image."""
     frame = contacts()
     with tempfile.TemporaryDirectory() as tmp, Simulator() as simulator:
         simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=10_000)
@@ -56,7 +57,11 @@ def run(journal: str | None = None) -> int:
         print("\nfirst rows of the result:")
         columns = ["name", "phone", "sms_phone", "sms_status", "sms_reason", "sms_batch_id"]
         print(out[columns].head(8).to_string())
-        print(f"\n{out.sms.audit(by='segment', journal=journal, campaign='demo')}")
+        audit = out.sms.audit(by="segment")
+        print(f"\n{audit}")
+        if plot is not None:
+            audit.plot().savefig(plot, dpi=100, bbox_inches="tight")
+            print(f"\naudit charts saved to {plot}")
     return 0
 
 
