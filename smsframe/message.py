@@ -203,7 +203,9 @@ def _field_texts(values: pd.Series, field: _Field, literal: str = "") -> np.ndar
         array = values.to_numpy(dtype=object)
         plain = convert is None and field.spec == ""
         if plain and pd.api.types.infer_dtype(array, skipna=True) == "string":
-            return array + literal if literal else array  # format(text, "") is the text
+            if not literal:
+                return array  # format(text, "") is the text
+            return np.where(values.isna().to_numpy(), "", array) + literal
         # objects of any kind (True == 1 but not alike): one by one, no hashing
         missing = values.isna().to_numpy()
         out = np.empty(len(array), dtype=object)

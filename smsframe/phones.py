@@ -33,15 +33,24 @@ Speed
     in one cell...) goes to ``phonenumbers`` itself, once per distinct text.
     Columns with many repeated values are de-duplicated before any work;
     strings are built once per text and rows share them.
+
+Arrow strings
+    A column of Arrow-backed strings (pandas 3's ``str`` with pyarrow installed,
+    ``string[pyarrow]``, ``ArrowDtype``) is read from its UTF-8 buffers and the
+    results are built as Arrow strings of the same dtype, without a Python object
+    per value. Other columns give text columns of pandas' default text dtype
+    (``str`` on pandas 3, ``object`` on pandas 2).
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
+import os
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -85,7 +94,6 @@ _OK = -1  # sendable
 _UNDECIDED = -2  # left to phonenumbers
 
 _MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' bounds on a national significant number
-_MAX_INPUT = 250  # phonenumbers refuses longer strings outright
 _MOBILE_TYPES = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
 
 
@@ -142,7 +150,7 @@ def _factorized_texts(values: Any) -> tuple[np.ndarray, np.ndarray]:
     else:
         array = np.asarray(list(values), dtype=object)
     if isinstance(array, pd.arrays.NumpyExtensionArray):
-        array = array.to_numpy()
+        array = np.asarray(array)  # its numpy array, as is
     if isinstance(array, np.ndarray) and array.ndim != 1:
         raise ValueError(f"phone values must be one-dimensional, got shape {array.shape}")
     dtype = array.dtype
@@ -991,7 +999,16 @@ for _c in range(_BMP):
         _FLAGS[_c] |= _F_WHITE
 _MAX_CHARS = 32  # longer values go to phonenumbers
 _STRICT = False  # tests set it: a fast-path exception then propagates
-_BATCH = 1 << 18  # values per vectorised batch (bounds the working memory)
+
+
+def _pa():
+    import pyarrow
+
+    return pyarrow
+
+
+_BATCH = 1 << 17  # values per vectorised batch (bounds the working memory)
+_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
 class _Scan:
@@ -1005,35 +1022,80 @@ class _Scan:
         self.canonical = np.zeros(n, dtype=bool)
 
 
-def _scan(engine: _Engine, texts: np.ndarray, present: np.ndarray) -> _Scan:
-    """Decide what can be decided without phonenumbers, batch by batch."""
-    scan = _Scan(len(texts))
+class _Texts:
+    """Values as Python strings: the character codes of those of one length."""
+
+    def __init__(self, texts: np.ndarray) -> None:
+        self.texts = texts
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        return np.fromiter(map(len, self.texts[rows]), dtype=np.int64, count=len(rows))
+
+    def chars(self, rows: np.ndarray, k: int) -> np.ndarray:
+        """(values, k) code points of the values ``rows``, all ``k`` characters long."""
+        return self.texts[rows].astype(f"U{k}").view(np.uint32).reshape(len(rows), k)
+
+
+class _Utf8:
+    """Values in an Arrow string array, read from its buffers (no Python objects).
+    Only its ASCII values go through here: then a byte is a character."""
+
+    def __init__(self, array) -> None:
+        offsets, data = array.buffers()[1:3]
+        kind = np.int64 if array.type.equals(_pa().large_string()) else np.int32
+        end = array.offset + len(array) + 1
+        self.offsets = np.frombuffer(offsets, dtype=kind, count=end)[array.offset :]
+        self.data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        self.windows: dict[int, np.ndarray] = {}
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        return (self.offsets[rows + 1] - self.offsets[rows]).astype(np.int64)
+
+    def chars(self, rows: np.ndarray, k: int) -> np.ndarray:
+        if k not in self.windows:  # every run of k bytes, as a view (a value of k bytes
+            self.windows[k] = np.lib.stride_tricks.sliding_window_view(self.data, k)  # fits)
+        return self.windows[k][self.offsets[rows]]
+
+
+def _scan(engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH) -> _Scan:
+    """Decide what can be decided without phonenumbers, batch by batch.
+
+    Batches are independent and their work is mostly numpy, which releases the GIL:
+    a few threads run them side by side.
+    """
+    scan = _Scan(len(present))
     scan.reason[~present] = _EMPTY
     rows = np.flatnonzero(present)
-    everything = len(rows) == len(texts)
-    for first in range(0, len(rows), _BATCH):
-        batch = slice(first, first + _BATCH) if everything else rows[first : first + _BATCH]
-        positions = np.arange(len(texts))[batch]
+
+    def work(first: int) -> None:
+        batch = rows[first : first + batch_size]
         try:
-            _scan_batch(engine, texts[batch], positions, scan)
+            _scan_batch(engine, source, batch, scan)
         except Exception:
             if _STRICT:
                 raise
             # a fast-path bug must not cost a result: phonenumbers decides these
-            scan.reason[positions], scan.key[positions] = _UNDECIDED, -1
-            scan.canonical[positions] = False
+            scan.reason[batch], scan.key[batch], scan.canonical[batch] = _UNDECIDED, -1, False
+
+    starts = range(0, len(rows), batch_size)
+    if len(starts) < 2 or _THREADS < 2:
+        for first in starts:
+            work(first)
+    else:
+        with ThreadPoolExecutor(min(_THREADS, len(starts))) as pool:
+            list(pool.map(work, starts))  # re-raises a worker's exception
     return scan
 
 
-def _scan_batch(engine: _Engine, batch: np.ndarray, rows: np.ndarray, scan: _Scan) -> None:
-    length = np.fromiter(map(len, batch), dtype=np.int64, count=len(batch))
+def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
+    length = source.lengths(rows)
     scan.reason[rows[length == 0]] = _EMPTY
     # values of one length at a time: no padding, and whole-value reductions are cheap
     blocks, chosen, counts, pluses, plain = [], [], [], [], []
     for k, group in _groups(np.minimum(length, _MAX_CHARS + 1)):
         if not 1 <= k <= _MAX_CHARS:
             continue
-        why, block, pick, count, plus, ascii_digits = _scan_length(batch[group], k)
+        why, block, pick, count, plus, ascii_digits = _scan_length(source.chars(rows[group], k), k)
         scan.reason[rows[group]] = why
         if pick.size:
             blocks.append(block)
@@ -1062,14 +1124,13 @@ def _scan_batch(engine: _Engine, batch: np.ndarray, rows: np.ndarray, scan: _Sca
     scan.canonical[target] = ascii_digits[valid] & (off[valid] == 0) & ~plus[valid]
 
 
-def _scan_length(texts: np.ndarray, k: int):
-    """Classify values of ``k`` characters.
+def _scan_length(chars: np.ndarray, k: int):
+    """Classify values of ``k`` characters, given as their codes (values, k).
 
     Returns (reason per value, digit block (k, picked) of the values to decide,
     their positions, digit counts, leading '+', whether they are ASCII digits only).
     """
-    m = len(texts)
-    chars = texts.astype(f"U{k}").view(np.uint32).reshape(m, k)
+    m = len(chars)
     flags = np.ascontiguousarray(_FLAGS.take(chars).T)  # (position, value)
     any_flag = np.bitwise_or.reduce(flags, axis=0)
     white = (np.bitwise_and.reduce(flags, axis=0) & _F_WHITE) != 0
@@ -1254,6 +1315,20 @@ def normalize(
         ``sms_reason`` (categorical, one of :data:`REASONS`; missing when the
         row can be sent). A duplicate keeps its ``sms_phone`` and ``sms_e164``.
 
+    Notes
+    -----
+    A value's text: a string as is; an integer or an integral float its digits
+    (``13800138000.0`` and ``1.3800138e10`` give ``'13800138000'``); another float
+    its ``repr``; bytes decoded as UTF-8; anything else ``str(value)``. Missing
+    values and blank strings are ``empty``. Then, exactly as ``phonenumbers``
+    answers for ``parse(text, region)``: ``NOT_A_NUMBER`` is ``not_a_number``,
+    ``TOO_SHORT_NSN``/``TOO_SHORT_AFTER_IDD`` ``too_short``, ``TOO_LONG``
+    ``too_long``, ``INVALID_COUNTRY_CODE`` ``invalid``; a parsed number that
+    ``is_valid_number`` rejects is ``too_short``/``too_long`` as
+    ``is_possible_number_with_reason`` says, else ``invalid``; a valid one is
+    ``foreign`` outside country code 86, ``not_mobile`` unless ``number_type``
+    is ``MOBILE`` (or ``FIXED_LINE_OR_MOBILE``).
+
     Examples
     --------
     >>> import pandas as pd
@@ -1271,6 +1346,10 @@ def normalize(
     """
     region = _check_region(region)
     index = values.index if isinstance(values, pd.Series) else None
+    arrow = _arrow_input(values)
+    if arrow is not None:
+        index = pd.RangeIndex(len(arrow[0])) if index is None else index
+        return _normalize_arrow(*arrow, index, region, dedupe)
     codes, texts = _factorized_texts(values)
     if index is None:
         index = pd.RangeIndex(len(codes))
@@ -1290,7 +1369,7 @@ def _check_region(region: str) -> str:
 
 def _classify(texts: np.ndarray, present: np.ndarray, region: str) -> _Scan:
     """The fast path, then phonenumbers once per distinct text it left undecided."""
-    scan = _scan(_engine(region), texts, present)
+    scan = _scan(_engine(region), _Texts(texts), present)
     slow = np.flatnonzero(scan.reason == _UNDECIDED)
     if slow.size:
         codes, uniques = pd.factorize(texts[slow])
@@ -1302,24 +1381,24 @@ def _classify(texts: np.ndarray, present: np.ndarray, region: str) -> _Scan:
 
 def _assemble(codes, texts, scan: _Scan, index: pd.Index, dedupe: bool) -> pd.DataFrame:
     """Row-level columns from per-text results."""
-    phone = np.full(len(texts) + 1, _MISSING_TEXT, dtype=object)  # +1: for missing rows
-    e164 = np.full(len(texts) + 1, _MISSING_TEXT, dtype=object)
+    phone = np.empty(len(texts) + 1, dtype=object)  # +1: the slot of missing rows
+    phone.fill(_MISSING_TEXT)
+    e164 = phone.copy()
     valid = np.flatnonzero(scan.key >= 0)
-    for code, at in _groups(scan.cc[valid]):
-        t = valid[at]
-        national = np.empty(len(t), dtype=object)
-        canonical = scan.canonical[t]
-        national[canonical] = texts[t[canonical]]  # the input's own str
-        national[~canonical] = _national_strings(scan.key[t[~canonical]])
-        e164[t] = f"+{code}" + national
-        if code == PROVIDER_COUNTRY_CODE:
-            sendable = scan.reason[t] == _OK
-            phone[t[sendable]] = national[sendable]
+    for code, at in _groups(scan.cc[valid].astype(np.intp)):
+        group = valid[at]
+        canonical = scan.canonical[group]
+        for t, national in (
+            (group[canonical], texts[group[canonical]]),  # the input's own str
+            (group[~canonical], _national_strings(scan.key[group[~canonical]])),
+        ):
+            e164[t] = f"+{code}" + national
+            if code == PROVIDER_COUNTRY_CODE:
+                sendable = scan.reason[t] == _OK
+                phone[t[sendable]] = national[sendable]
     reason = np.append(scan.reason, np.int8(_EMPTY))[codes]  # codes == -1: missing
     if dedupe:
-        sendable = np.flatnonzero(reason == _OK)
-        repeated = pd.Series(scan.key[codes[sendable]]).duplicated(keep="first").to_numpy()
-        reason[sendable[repeated]] = _DUPLICATE
+        _mark_duplicates(reason, scan.key, codes)
     if len(codes) == len(texts) and ((codes < 0) | (codes == np.arange(len(codes)))).all():
         phone, e164 = phone[:-1], e164[:-1]  # one text per row already (missing: -1, no number)
     else:
@@ -1333,6 +1412,126 @@ def _assemble(codes, texts, scan: _Scan, index: pd.Index, dedupe: bool) -> pd.Da
         index=index,
         copy=False,
     )
+
+
+# --------------------------------------------------------------------------- Arrow strings
+def _arrow_input(values: Any):
+    """(the pyarrow string array, its pandas dtype) behind Arrow-backed string values."""
+    array = values.array if isinstance(values, pd.Series | pd.Index) else values
+    dtype = getattr(array, "dtype", None)
+    if isinstance(dtype, pd.StringDtype):
+        arrow = dtype.storage != "python"
+    elif isinstance(dtype, pd.ArrowDtype):
+        kind = dtype.pyarrow_dtype
+        arrow = _pa().types.is_string(kind) or _pa().types.is_large_string(kind)
+    else:
+        arrow = False
+    if not arrow:
+        return None
+    data = _pa().array(array)  # the same buffers (__arrow_array__)
+    if isinstance(data, _pa().ChunkedArray):
+        data = data.combine_chunks()
+    return data, dtype
+
+
+def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -> pd.DataFrame:
+    """:func:`normalize` for Arrow strings: digits are read from the UTF-8 buffers and
+    the results built as Arrow strings, without a Python object per value."""
+    import pyarrow.compute as pc
+
+    codes = None
+    if len(array) >= 2 * 4096:
+        sample = array.take(np.arange(0, len(array), len(array) // 4096))
+        if pc.count_distinct(sample).as_py() < len(sample) // 2:  # repetitive: dedupe first
+            encoded = array.dictionary_encode()
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+            array = encoded.dictionary
+    present = array.is_valid().to_numpy(zero_copy_only=False)
+    ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
+    # smaller batches: the working memory must stay small next to a compact input
+    scan = _scan(_engine(region), _Utf8(array), present & ascii_, _BATCH // 4)
+    others = np.flatnonzero(present & ~ascii_)  # full-width digits, CJK text...: str
+    if others.size:
+        texts = np.empty(len(others), dtype=object)
+        texts[:] = array.take(others).to_pylist()
+        some = _classify(texts, np.ones(len(others), dtype=bool), region)
+        scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key
+    slow, texts = np.flatnonzero(scan.reason == _UNDECIDED), None
+    if slow.size:
+        texts = np.empty(len(slow), dtype=object)
+        texts[:] = array.take(slow).to_pylist()
+        which, uniques = pd.factorize(texts)
+        results = [_slow_one(text, region) for text in uniques]
+        why, code, key = (np.array(column) for column in zip(*results, strict=True))
+        scan.reason[slow], scan.cc[slow], scan.key[slow] = why[which], code[which], key[which]
+    reason, cc, key = scan.reason, scan.cc, scan.key
+    del scan, present, ascii_, others, slow, texts  # before the outputs are built
+    if codes is not None:
+        reason = np.append(reason, np.int8(_EMPTY))[codes]
+        cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]
+    if dedupe:
+        _mark_duplicates(reason, key)
+    phone = (reason == _OK) | (reason == _DUPLICATE)
+    phone = pd.array(_arrow_numbers(key, cc, phone, False), dtype=dtype)
+    e164 = pd.array(_arrow_numbers(key, cc, key >= 0, True), dtype=dtype)
+    return pd.DataFrame(
+        {
+            "sms_phone": pd.Series(phone, index=index, copy=False),
+            "sms_e164": pd.Series(e164, index=index, copy=False),
+            "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
+        },
+        index=index,
+        copy=False,
+    )
+
+
+def _arrow_numbers(key: np.ndarray, cc: np.ndarray, mask: np.ndarray, international: bool):
+    """An Arrow string array: the NSN of ``key`` (with ``'+'`` and the country code if
+    ``international``) where ``mask``, else null. Built from bytes, block by block."""
+    pa = _pa()
+    n = len(key)
+    blocks = [slice(first, first + (1 << 15)) for first in range(0, n, 1 << 15)]
+    size = np.zeros(n, dtype=np.uint8)  # characters of each string
+    for block in blocks:
+        c = cc[block]
+        head = 2 + (c >= 10) + (c >= 100) if international else 0
+        size[block] = np.where(mask[block], key[block] // 10**17 + head, 0)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(size, out=offsets[1:])
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    for block in blocks:
+        rows = np.flatnonzero(mask[block]) + block.start
+        if rows.size == 0:
+            continue
+        length, value, code = key[rows] // 10**17, key[rows] % 10**17, cc[rows].astype(np.int64)
+        digits = np.empty((len(rows), _MAX_NSN), dtype=np.uint8)  # right-aligned
+        for j in range(_MAX_NSN - 1, -1, -1):
+            quotient = value // 10
+            digits[:, j] = value - quotient * 10 + 48
+            value = quotient
+        width = int(size[rows].max())
+        text = np.zeros((len(rows), width), dtype=np.uint8)
+        head = (2 + (code >= 10) + (code >= 100)) if international else np.zeros_like(code)
+        for shape, at in _groups(length * 8 + head):
+            k, h = divmod(shape, 8)
+            if international:
+                text[at, 0] = ord("+")
+                for d in range(h - 1):
+                    text[at, 1 + d] = code[at] // 10 ** (h - 2 - d) % 10 + 48
+            text[at, h : h + k] = digits[at, _MAX_NSN - k :]
+        data[offsets[rows[0]] : offsets[rows[-1] + 1]] = text[np.arange(width) < size[rows, None]]
+    bitmap = np.packbits(mask, bitorder="little")
+    return pa.LargeStringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(bitmap), n - int(mask.sum())
+    )
+
+
+def _mark_duplicates(reason: np.ndarray, key: np.ndarray, codes: np.ndarray | None = None):
+    """Sendable rows whose number an earlier row has: ``duplicate`` (in place)."""
+    sendable = np.flatnonzero(reason == _OK)
+    keys = key[sendable] if codes is None else key[codes[sendable]]
+    repeated = pd.Series(keys).duplicated(keep="first").to_numpy()
+    reason[sendable[repeated]] = _DUPLICATE
 
 
 def normalize_frame(
