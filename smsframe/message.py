@@ -70,10 +70,16 @@ REASON_TEXT: dict[str, str] = {
         f"the message is longer than {MAX_LENGTH} characters, 3 SMS (the provider would answer -6)"
     ),
     "banned_keyword": "the message contains a banned keyword, listed in sms_detail (-13)",
+    "bad_characters": (
+        "the message holds characters a SOAP request cannot carry (control characters or "
+        "lone surrogates); sms_message shows them escaped"
+    ),
 }
+# What XML 1.0 cannot carry: C0 controls but tab, newline and return; surrogates; U+FFFE/F.
+BAD_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 REASONS: tuple[str, ...] = tuple(REASON_TEXT)
 REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
-_MISSING, _EMPTY, _TOO_LONG, _BANNED = range(4)
+_MISSING, _EMPTY, _TOO_LONG, _BANNED, _BAD = range(5)
 _OK = -1
 
 
@@ -346,6 +352,7 @@ def render(
     if template.constant:
         text = "".join(template.literals)  # literal braces resolved
         why, found = _check_one(text, keywords)
+        text = _escaped(text)
         reason[:] = why
         if found:
             detail[:] = found
@@ -359,7 +366,15 @@ def render(
     count = np.zeros(n, dtype=np.int64)
     count[present] = _parts(length)
     blank = (length == 0) | np.fromiter(map(str.isspace, rendered), dtype=bool, count=len(rendered))
-    why = np.where(blank, _EMPTY, np.where(length > MAX_LENGTH, _TOO_LONG, _OK)).astype(np.int8)
+    bad = np.fromiter(
+        (BAD_CHARACTERS.search(text) is not None for text in rendered),
+        dtype=bool,
+        count=len(rendered),
+    )
+    why = np.select(
+        [blank, bad, length > MAX_LENGTH], [_EMPTY, _BAD, _TOO_LONG], default=_OK
+    ).astype(np.int8)
+    messages[present[bad]] = [_escaped(text) for text in rendered[bad]]
     if keywords:
         candidates = np.flatnonzero(why == _OK)
         rows, found = _banned(rendered[candidates], length[candidates], keywords)
@@ -371,9 +386,20 @@ def render(
     return _columns(frame.index, messages, count, missing, reason, detail)
 
 
+def _escaped(text: str) -> str:
+    """``text`` with the characters XML cannot carry written as escapes (storable, readable)."""
+    if not BAD_CHARACTERS.search(text):
+        return text
+    return BAD_CHARACTERS.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
+    )
+
+
 def _check_one(text: str, keywords: list[str]) -> tuple[int, str | None]:
     if not text.strip():
         return _EMPTY, None
+    if BAD_CHARACTERS.search(text):
+        return _BAD, None
     if len(text) > MAX_LENGTH:
         return _TOO_LONG, None
     found = [k for k in keywords if k in text]

@@ -29,7 +29,9 @@ cell = st.one_of(
     st.binary(max_size=24),
     st.text(max_size=40),
     st.text(alphabet="０１２３４５６７８９٠١٢٣٤٥٦٧٨٩०१२३४५६७८९+- ()", max_size=20),
-    st.sampled_from(["😀", "📱13800138000", "１３８００１３８０００", "8" * 10_000, "\x00"]),
+    st.sampled_from(
+        ["😀", "📱13800138000", "１３８００１３８０００", "8" * 10_000, "\x00", "\ud800", "a\x1bb"]
+    ),
     mobile,
     mobile.map(lambda m: f"+86 {m[:3]} {m[3:7]} {m[7:]}"),
     mobile.map(int),

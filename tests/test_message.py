@@ -35,14 +35,28 @@ def roots(template: str) -> set[str]:
     return found
 
 
+def not_xml(c: str) -> bool:
+    """A character XML 1.0 cannot carry."""
+    code = ord(c)
+    return (
+        (code < 0x20 and c not in "\t\n\r")
+        or 0xD800 <= code <= 0xDFFF
+        or 0xFFFE <= code <= 0xFFFF
+    )
+
+
 def reference_row(template: str, row: dict, keywords: list[str]):
     """(sms_message, sms_parts, sms_reason, sms_detail) for one row, the plain way."""
     if any(pd.isna(row[root]) for root in roots(template)):
         return None, None, "template_missing", None
     text = template.format(**row)
     n = len(text)
+    bad = any(not_xml(c) for c in text)
+    shown = "".join(c.encode("unicode_escape").decode() if not_xml(c) else c for c in text)
     if not text.strip():
-        return text, reference_parts(n), "message_empty", None
+        return shown, reference_parts(n), "message_empty", None
+    if bad:  # shown escaped, as XML cannot carry them
+        return shown, reference_parts(n), "bad_characters", None
     if n > 201:
         return text, reference_parts(n), "message_too_long", None
     found = [k for k in keywords if k in text]
