@@ -118,8 +118,8 @@ def _needs_call(rows: pd.DataFrame, recorded: pd.DataFrame, resend_unknown: bool
     if recorded.empty:
         return pending
     keep = recorded["status"].ne("unknown") if resend_unknown else pd.Series(True, recorded.index)
-    done = recorded.loc[keep & ~recorded["retry"].astype(bool), "phone"]
-    return pending & ~rows["sms_phone"].isin(done).to_numpy()
+    done = pd.Index(recorded.loc[keep & ~recorded["retry"].astype(bool), "phone"])
+    return pending & (done.get_indexer(rows["sms_phone"].to_numpy(dtype=object)) < 0)
 
 
 def _prior_calls(calls: pd.DataFrame, recorded: pd.DataFrame) -> list[str]:
@@ -143,12 +143,11 @@ def _result(
 ) -> pd.DataFrame:
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
-    by_phone = recorded.set_index("phone") if len(recorded) else recorded
-    found = pending & rows["sms_phone"].isin(by_phone.index).to_numpy()
+    where = pd.Index(recorded["phone"]).get_indexer(rows["sms_phone"].to_numpy(dtype=object))
+    found = pending & (where >= 0)
     positions = np.flatnonzero(found)
     if len(positions):
-        entries = by_phone.loc[rows["sms_phone"].to_numpy(dtype=object)[positions]]
-        writer.write(positions, entries)
+        writer.write(positions, recorded.iloc[where[positions]])
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):
         reason = "interrupted" if interrupted else "campaign_stopped"

@@ -190,8 +190,17 @@ class _Transport(zeep.Transport):
     worker or its memory.
     """
 
-    def __init__(self, timeout: float, operation_timeout: float, max_bytes: int, pool_size: int):
+    def __init__(
+        self, url: str, timeout: float, operation_timeout: float, max_bytes: int, pool_size: int
+    ):
         session = requests.Session()
+        # Proxies and CA bundle are read from the environment once, here, rather than
+        # on every call (requests' default costs ~0.4 ms of CPU a call).
+        session.proxies.update(requests.utils.get_environ_proxies(url))
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
+            "CURL_CA_BUNDLE", True
+        )
+        session.trust_env = False
         adapter = _Adapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -289,7 +298,9 @@ class SmsClient:
         self.account_id = int(account_id)
         self.name = name
         self._password = Secret(password)
-        self._transport = _Transport(timeout, operation_timeout, max_answer_bytes, pool_size)
+        self._transport = _Transport(
+            wsdl_url, timeout, operation_timeout, max_answer_bytes, pool_size
+        )
         self._settings = zeep.Settings(
             strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )

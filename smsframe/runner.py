@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -135,20 +135,18 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
         disable=not progress,
     )
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe") as pool:
-        pending: dict[Future, int] = {
+        sizes: dict[Future, int] = {
             pool.submit(run.execute, call): len(call["numbers"])
             for call in calls.to_dict("records")
         }
         try:
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-                    bar.update(pending.pop(future))
+            for future in as_completed(sizes):  # one waiter, not one per wait() call
+                future.result()
+                bar.update(sizes[future])
         except KeyboardInterrupt:
             interrupted = True
             run.halt("interrupted by the user")
-            for future in pending:
+            for future in sizes:
                 future.result()
     bar.close()
     return interrupted
