@@ -89,6 +89,8 @@ class Store:
         with self._lock:
             if db_path is not None:
                 self._conn.execute("PRAGMA journal_mode=WAL")
+                # Survives a restart of the simulator; a power cut is not part of the act.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
             self._conn.executescript(SCHEMA)
 
