@@ -39,9 +39,7 @@ def not_xml(c: str) -> bool:
     """A character XML 1.0 cannot carry."""
     code = ord(c)
     return (
-        (code < 0x20 and c not in "\t\n\r")
-        or 0xD800 <= code <= 0xDFFF
-        or 0xFFFE <= code <= 0xFFFF
+        (code < 0x20 and c not in "\t\n\r") or 0xD800 <= code <= 0xDFFF or 0xFFFE <= code <= 0xFFFF
     )
 
 
