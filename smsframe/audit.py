@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from smsframe import journal as _journal
-from smsframe.codes import decode
+from smsframe.codes import CHINA, decode
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
 from smsframe.outcomes import STATUS_DTYPE, STATUSES, rerun_resends
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = ["TABLES", "Audit", "Cost", "audit", "campaigns", "from_frame", "from_journal"]
 
-CHINA = "Asia/Shanghai"
 TABLES = (
     "status",
     "reasons",

@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import requests
 import urllib3
@@ -32,7 +31,7 @@ from lxml import etree
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from smsframe.codes import Code, Status, decode
+from smsframe.codes import CHINA, Code, Status, decode
 from smsframe.errors import (
     AccountError,
     InvalidRequest,
@@ -43,7 +42,6 @@ from smsframe.errors import (
 
 log = logging.getLogger("smsframe.client")
 
-CHINA = ZoneInfo("Asia/Shanghai")
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
 MASK = "********"
 # One WSDL load at a time in the process: the first fills zeep's cache for the others,
@@ -261,6 +259,10 @@ class _AnswerRefused(Exception):
     """The answer was too large or too slow and was not read."""
 
 
+# What reading a service description or an answer can raise: nothing usable came back.
+_UNREADABLE = (_AnswerRefused, requests.RequestException, zeep.exceptions.Error, etree.LxmlError)
+
+
 class SmsClient:
     """A client of the provider's SOAP service for one account.
 
@@ -404,12 +406,7 @@ class SmsClient:
     def _load(self) -> zeep.Client:
         try:
             return zeep.Client(self.wsdl_url, transport=self._transport, settings=self._settings)
-        except (
-            _AnswerRefused,
-            requests.RequestException,
-            zeep.exceptions.Error,
-            etree.LxmlError,
-        ) as error:
+        except _UNREADABLE as error:
             raise ProviderUnavailable(
                 f"could not load the service description from {self.wsdl_url}: "
                 f"{self._scrub(error)}; check the URL and that the provider is up"
@@ -498,12 +495,7 @@ class SmsClient:
             raise InvalidRequest(
                 f"{operation}: invalid request, nothing sent: {self._scrub(error, params)}"
             ) from None
-        except (
-            _AnswerRefused,
-            requests.RequestException,
-            zeep.exceptions.Error,
-            etree.LxmlError,
-        ) as error:
+        except _UNREADABLE as error:
             raise OutcomeUnknown(
                 f"{operation}: the provider's answer could not be read "
                 f"({self._scrub(error, params)}); "

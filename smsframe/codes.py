@@ -20,8 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+CHINA = ZoneInfo("Asia/Shanghai")  # the provider's clock: China Standard Time
 
 Status = Literal["sent", "scheduled", "failed", "rejected", "unknown"]
 

@@ -34,13 +34,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from smsframe.codes import CHINA
 from smsframe.errors import CampaignBusy
 from smsframe.outcomes import REASON_TEXT, reason_for, rerun_resends
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
 LEASE_TTL_S = 30.0
 MAX_NAME = 200  # characters of a campaign name
-CHINA = "Asia/Shanghai"
 
 metadata = sa.MetaData()
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-CHINA = ZoneInfo("Asia/Shanghai")
+from smsframe.codes import CHINA
+
 DEFAULT_MARGIN = timedelta(minutes=2)
 EXT = re.compile(r"[0-9]{1,6}")
 
@@ -80,7 +80,7 @@ def china_times(values: pd.Series) -> pd.Series:
             continue
         stamp = stamp.tz_localize(CHINA) if stamp.tzinfo is None else stamp.tz_convert(CHINA)
         out.append(stamp)
-    return pd.Series(out, index=values.index, dtype="datetime64[us, Asia/Shanghai]")
+    return pd.Series(out, index=values.index, dtype=pd.DatetimeTZDtype("us", CHINA))
 
 
 def schedule_column(

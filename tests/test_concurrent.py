@@ -5,16 +5,13 @@ on a PostgreSQL journal killed with SIGKILL mid-way, then run again."""
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pandas as pd
 import pytest
+from crash import crash_and_rerun
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
@@ -134,83 +131,8 @@ def test_two_processes_sending_the_same_campaign_at_once_never_duplicate(journal
 
 # -- SIGKILL mid-campaign on a PostgreSQL journal -------------------------------------
 
-CRASH_ACCOUNT = (101, "demo", "crash-pw")
-CRASH_ROWS, CRASH_WORKERS, CRASH_CHUNK = 2000, 4, 50
-
-CRASH = textwrap.dedent(
-    """
-    import sys
-    import pandas as pd
-    import smsframe
-    from smsframe import SmsClient
-
-    wsdl, journal, rows, mode = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[6]
-    df = pd.DataFrame({"phone": [f"137{i:08d}" for i in range(rows)]})
-    client = SmsClient(wsdl, 101, "demo", "crash-pw")
-    print("ready", flush=True)
-    options = dict(message="闪购", campaign="crash", journal=journal,
-                   workers=int(sys.argv[4]), chunk_size=int(sys.argv[5]), progress=False)
-    if mode == "schedule":
-        df.sms.schedule(client, at="2031-01-01 09:00", **options)
-    else:
-        df.sms.send(client, **options)
-    print("done", flush=True)
-    """
-)
-
 
 @pytest.mark.parametrize(("mode", "seed"), [("send", 1), ("send", 2), ("schedule", 3)])
 def test_sigkill_then_rerun_on_postgresql_never_delivers_twice(fresh_postgres_url, mode, seed):
-    rng = random.Random(seed)
-    url = fresh_postgres_url
-    operation = "SendTimer" if mode == "schedule" else "SendMessage"
-    with Simulator(latency_ms=20) as sim:  # 40 calls on 4 workers: about 0.3 s or more
-        sim.add_account(*CRASH_ACCOUNT, balance=10 * CRASH_ROWS)
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                CRASH,
-                sim.wsdl_url,
-                url,
-                *map(str, (CRASH_ROWS, CRASH_WORKERS, CRASH_CHUNK)),
-                mode,
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert process.stdout.readline().strip() == "ready"
-            # Kill it once some calls were made, at a random moment within the campaign.
-            deadline = time.monotonic() + 30
-            while sim.requests[operation] < 2 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0, 0.1))
-        finally:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-        delivered_at_crash = len(sim.deliveries())
-        assert 0 < delivered_at_crash < CRASH_ROWS, "the kill should land mid-campaign"
-
-        # The rerun takes over the dead process's lease at once (same machine, pid gone).
-        client = SmsClient(sim.wsdl_url, *CRASH_ACCOUNT)
-        options = dict(message="闪购", campaign="crash", journal=url, progress=False)
-        df = contacts("137", CRASH_ROWS)
-        if mode == "schedule":
-            out = df.sms.schedule(client, at="2031-01-01 09:00", **options)
-        else:
-            out = df.sms.send(client, **options)
-        deliveries = sim.deliveries()
-
-    times = deliveries["phone"].value_counts()
-    assert times.max() == 1, "a number was delivered twice"
-    status = out["sms_status"]
-    done = "scheduled" if mode == "schedule" else "sent"
-    assert set(status.unique()) <= {done, "unknown"}
-    assert out["sms_phone"][status == done].isin(times.index).all()
-    assert int((status == "unknown").sum()) <= CRASH_WORKERS * CRASH_CHUNK
-    # The journal agrees with the frame, from another connection.
-    journal = Journal(url)
-    recorded = journal.campaign("crash").set_index("phone")["status"]
-    assert recorded.loc[out["sms_phone"]].tolist() == status.astype(str).tolist()
-    journal.close()
+    # 40 calls on 4 workers at 20 ms: about 0.3 s or more, so the kill lands mid-campaign.
+    crash_and_rerun(fresh_postgres_url, mode, seed, rows=2000, workers=4, chunk=50, latency_ms=20)
