@@ -31,10 +31,10 @@ import pandas as pd
 from smsframe import campaign as _campaign
 from smsframe import plan as _plan
 from smsframe.client import Balance, SmsClient
-from smsframe.codes import decode
+from smsframe.codes import CHINA, decode
 from smsframe.errors import SmsError
 from smsframe.journal import Journal
-from smsframe.preflight import CHINA, DEFAULT_MARGIN
+from smsframe.preflight import DEFAULT_MARGIN
 
 __all__ = ["BalancePanel", "SchedulePanel"]
 
