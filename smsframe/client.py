@@ -186,6 +186,11 @@ class _Transport(zeep.Transport):
     one logs the size and status only. Answers are read within ``deadline``
     seconds and ``max_bytes`` bytes, so a hostile or stuck server cannot hold a
     worker or its memory.
+
+    A call is the campaign's hot path: its request is a copy of one prepared per
+    address (URL, headers and proxies worked out once) handed straight to the
+    connection pool's adapter. A SOAP call is answered, never redirected, and the
+    service keeps no cookies, so requests' session layer has nothing to add there.
     """
 
     def __init__(
@@ -209,6 +214,8 @@ class _Transport(zeep.Transport):
             session=session,
         )
         self.max_bytes = max_bytes
+        self._adapter = adapter
+        self._prepared: dict[str, requests.PreparedRequest] = {}
 
     def _bounded(self, response: requests.Response, started: float) -> requests.Response:
         try:
@@ -234,12 +241,19 @@ class _Transport(zeep.Transport):
 
     def post(self, address, message, headers):
         started = time.monotonic()
-        response = self.session.post(
-            address,
-            data=message,
-            headers=headers,
-            timeout=(self.load_timeout, self.operation_timeout),
+        prepared = self._prepared.get(address)
+        if prepared is None:
+            prepared = self.session.prepare_request(requests.Request("POST", address))
+            self._prepared[address] = prepared
+        request = prepared.copy()
+        request.headers.update(headers)
+        request.prepare_body(message, None)
+        response = self._adapter.send(
+            request,
             stream=True,
+            timeout=(self.load_timeout, self.operation_timeout),
+            verify=self.session.verify,
+            proxies=self.session.proxies,
         )
         response = self._bounded(response, started)
         log.debug(

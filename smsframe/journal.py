@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,12 +134,143 @@ class Outcome:
     resend_safe: bool = False
 
 
-_INSERT_CALL = calls_table.insert()
+_INTENT_COLUMNS = [*Intent.__dataclass_fields__, "recipients", "intent_at"]
+_INSERT_CALL = calls_table.insert().returning(calls_table.c.id)
 _RECORD_OUTCOME = (
     calls_table.update()
     .where(calls_table.c.id == sa.bindparam("call_id"))
     .values({name: sa.bindparam(name) for name in (*Outcome.__dataclass_fields__, "outcome_at")})
 )
+
+
+class _Prepared:
+    """A Core statement compiled once for one dialect and run on a DBAPI cursor.
+
+    The calls' records are the campaign's hot path: this skips SQLAlchemy's work per
+    execution (cache key, execution context, result) and keeps its type conversions
+    (each column type's own bind processor).
+    """
+
+    def __init__(self, statement: sa.Executable, dialect: sa.Dialect, columns=None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=columns)
+        self.sql = compiled.string
+        self.order = compiled.positiontup  # None for a dialect with named parameters
+        self.convert = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+
+    def parameters(self, values: dict) -> tuple | dict:
+        converted = {
+            name: value if convert is None else convert(value)
+            for name, convert in self.convert.items()
+            for value in (values.get(name),)
+        }
+        return converted if self.order is None else tuple(converted[n] for n in self.order)
+
+
+@dataclass(eq=False)
+class _Record:
+    """One call record waiting to be written, and what became of it."""
+
+    statement: _Prepared
+    parameters: tuple | dict
+    durable: bool
+    done: bool = False
+    call_id: int | None = None
+    error: Exception | None = None
+
+
+class _CallWriter:
+    """The calls' records, written with group commit on one kept-open connection.
+
+    A worker queues its record and takes the writing lock; whoever holds the lock
+    writes every record queued so far in one transaction, one sync to disk, and the
+    workers whose records it wrote find them done. Statements are compiled once
+    (:class:`_Prepared`). On SQLite, a transaction of outcomes alone skips the sync
+    to disk: losing one (to a power cut) leaves its call ``unknown``, never resent;
+    an intent is always synced before its call.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._intent = _Prepared(_INSERT_CALL, engine.dialect, _INTENT_COLUMNS)
+        self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
+        self._queue: deque[_Record] = deque()  # appends and pops are atomic
+        self._lock = threading.Lock()
+        self._connection = None  # the pool's DBAPI connection, kept while the journal is open
+        self._durable = True  # its sync mode (SQLite)
+
+    def intent(self, values: dict) -> int:
+        return self._write(self._intent, values, durable=True)
+
+    def outcome(self, values: dict) -> None:
+        self._write(self._outcome, values, durable=False)
+
+    def _write(self, statement: _Prepared, values: dict, durable: bool) -> int | None:
+        record = _Record(statement, statement.parameters(values), durable)
+        self._queue.append(record)
+        with self._lock:
+            if not record.done:  # nobody wrote it yet: write it, and all queued with it
+                batch = []
+                while self._queue:
+                    batch.append(self._queue.popleft())
+                self._commit(batch)
+        if record.error is not None:
+            raise record.error
+        return record.call_id
+
+    def _commit(self, batch: list[_Record]) -> None:
+        connection = self._connect(durable=any(record.durable for record in batch))
+        cursor = connection.cursor()
+        try:
+            for record in batch:
+                cursor.execute(record.statement.sql, record.parameters)
+                record.call_id = cursor.fetchone()[0] if cursor.description else None
+            connection.commit()
+        except self.engine.dialect.loaded_dbapi.Error as error:
+            self._rollback(error, cursor)
+            if len(batch) > 1:  # whose record broke a rule? each in a transaction of its own
+                for record in batch:
+                    self._commit([record])
+                return
+            batch[0].error = sa.exc.DBAPIError.instance(
+                batch[0].statement.sql, None, error, self.engine.dialect.loaded_dbapi.Error
+            )
+        finally:
+            cursor.close()
+        for record in batch:
+            record.done = True
+
+    def _connect(self, durable: bool):
+        if self._connection is None:
+            self._connection = self.engine.raw_connection()
+            self._durable = True  # as every connection starts (_sqlite_pragmas)
+        if self._sqlite and durable != self._durable:
+            self._connection.driver_connection.execute(
+                f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}"
+            )
+            self._durable = durable
+        return self._connection
+
+    def _rollback(self, error: Exception, cursor) -> None:
+        connection, self._connection = self._connection, None
+        if self.engine.dialect.is_disconnect(error, connection, cursor):
+            connection.invalidate()
+            return
+        try:
+            connection.rollback()
+        except Exception:
+            connection.invalidate()
+            return
+        self._connection = connection
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
 
 class Journal:
@@ -150,41 +282,13 @@ class Journal:
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         _create_tables(self.engine)
-        self._writer: sa.Connection | None = None
-        self._durable = True  # the writer's sync mode (SQLite)
-        self._write_lock = threading.Lock()
-
-    @contextmanager
-    def _writing(self, durable: bool = True) -> Iterator[sa.Connection]:
-        """One transaction on the journal's writing connection, one thread at a time.
-
-        The calls' records are the hot path: a connection kept open and statements with
-        bound parameters (compiled once) halve their cost, and threads queue on a lock
-        in microseconds where SQLite's file lock would back them off in milliseconds.
-        On SQLite, ``durable=False`` skips the sync to disk: right for an outcome, as
-        losing one (to a power cut) leaves its call ``unknown``, never resent; an
-        intent is always synced before its call is made.
-        """
-        with self._write_lock:
-            if self._writer is None or self._writer.closed or self._writer.invalidated:
-                self._writer = self.engine.connect()
-                self._durable = True  # as every connection starts (_sqlite_pragmas)
-            if self.engine.dialect.name == "sqlite" and durable != self._durable:
-                self._writer.connection.driver_connection.execute(
-                    f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}"
-                )
-                self._durable = durable
-            with self._writer.begin():
-                yield self._writer
+        self._calls = _CallWriter(self.engine)
 
     def __repr__(self) -> str:
         return f"<Journal {self.engine.url.render_as_string(hide_password=True)}>"
 
     def close(self) -> None:
-        with self._write_lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+        self._calls.close()
         self.engine.dispose()
 
     # -- campaigns -----------------------------------------------------------
@@ -365,12 +469,11 @@ class Journal:
             "recipients": len(intent.numbers),
             "intent_at": now(),
         }
-        with self._writing() as db:
-            return db.execute(_INSERT_CALL, values).inserted_primary_key[0]
+        return self._calls.intent(values)
 
     def record_outcome(self, call_id: int, outcome: Outcome) -> None:
-        with self._writing(durable=False) as db:
-            db.execute(_RECORD_OUTCOME, vars(outcome) | {"call_id": call_id, "outcome_at": now()})
+        """Commit what a call did."""
+        self._calls.outcome(vars(outcome) | {"call_id": call_id, "outcome_at": now()})
 
     def calls(self, campaign: str) -> pd.DataFrame:
         """Every call of ``campaign`` in the order they were made."""
