@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import socket
 import threading
@@ -518,22 +519,29 @@ class Journal:
         calls["scheduled_for"] = pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(
             CHINA
         )
-        rows = calls.assign(phone=calls["numbers"].str.split(";")).explode("phone")
-        rows = rows.drop_duplicates("phone", keep="last").reset_index(drop=True)
-        # ... then the numbers it listed in FailPhone fail, one by one.
-        accepted = rows["status"].isin(["sent", "scheduled"]) & rows["fail_phone"].fillna("").ne("")
-        listed = np.zeros(len(rows), dtype=bool)
-        for position in np.flatnonzero(accepted.to_numpy()):
-            listed[position] = rows.at[position, "phone"] in rows.at[position, "fail_phone"].split(
-                ";"
-            )
+        calls = calls.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
+        # ... then it goes to each of its numbers, the latest call of a number winning ...
+        numbers = [text.split(";") for text in calls["numbers"]]
+        phone = np.array(list(itertools.chain.from_iterable(numbers)), dtype=object)
+        call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
+        latest = ~pd.Index(phone).duplicated(keep="last")
+        phone, call_of = phone[latest], call_of[latest]
+        rows = calls[RECIPIENT_COLUMNS[1:]].iloc[call_of].reset_index(drop=True)
+        rows.insert(0, "phone", phone)
+        # ... and the numbers it listed in FailPhone fail, one by one.
+        fail_phone = calls["fail_phone"].fillna("")
+        listing = np.flatnonzero(
+            (calls["status"].isin(["sent", "scheduled"]) & fail_phone.ne("")).to_numpy()
+        )
+        listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
+        candidates = np.flatnonzero(np.isin(call_of, listing))
+        listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
         rows.loc[listed, ["status", "reason", "detail", "retry"]] = [
             "failed",
             "fail_phone",
             REASON_TEXT["fail_phone"],
             False,
         ]
-        rows = rows.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
         return rows[RECIPIENT_COLUMNS]
 
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
