@@ -177,7 +177,6 @@ class _Record:
     statement: _Prepared
     parameters: tuple | dict
     durable: bool
-    done: bool = False
     call_id: int | None = None
     error: Exception | None = None
 
@@ -185,9 +184,11 @@ class _Record:
 class _CallWriter:
     """The calls' records, written with group commit on one kept-open connection.
 
-    A worker queues its record and takes the writing lock; whoever holds the lock
-    writes every record queued so far in one transaction, one sync to disk, and the
-    workers whose records it wrote find them done. Statements are compiled once
+    Records are queued; whoever holds the writing lock writes all that are queued in
+    one transaction, one sync to disk. A worker recording an intent takes the lock
+    and returns once its intent is committed; one recording an outcome does not wait:
+    the outcome is written at once if the lock is free, else by its holder before it
+    lets go. Readers :meth:`flush` first. Statements are compiled once
     (:class:`_Prepared`). On SQLite, a transaction of outcomes alone skips the sync
     to disk: losing one (to a power cut) leaves its call ``unknown``, never resent;
     an intent is always synced before its call.
@@ -202,25 +203,50 @@ class _CallWriter:
         self._lock = threading.Lock()
         self._connection = None  # the pool's DBAPI connection, kept while the journal is open
         self._durable = True  # its sync mode (SQLite)
+        self._error: Exception | None = None  # of an outcome that could not be written
 
     def intent(self, values: dict) -> int:
-        return self._write(self._intent, values, durable=True)
-
-    def outcome(self, values: dict) -> None:
-        self._write(self._outcome, values, durable=False)
-
-    def _write(self, statement: _Prepared, values: dict, durable: bool) -> int | None:
-        record = _Record(statement, statement.parameters(values), durable)
+        """Write an intent, and everything queued before it; returns the call's id."""
+        record = _Record(self._intent, self._intent.parameters(values), durable=True)
         self._queue.append(record)
         with self._lock:
-            if not record.done:  # nobody wrote it yet: write it, and all queued with it
-                batch = []
-                while self._queue:
-                    batch.append(self._queue.popleft())
-                self._commit(batch)
-        if record.error is not None:
-            raise record.error
+            self._drain()
+            error = record.error or self._error  # its own, else a lost outcome's
+            self._error = None
+        self._drain_if_free()
+        if error is not None:
+            raise error
         return record.call_id
+
+    def outcome(self, values: dict) -> None:
+        """Queue an outcome: written now if nobody is writing, else by the writer at work
+        before it lets go (:meth:`_drain_if_free`); an outcome's worker never waits."""
+        self._queue.append(_Record(self._outcome, self._outcome.parameters(values), False))
+        self._drain_if_free()
+
+    def flush(self) -> None:
+        """Write whatever is queued; raise the error of an outcome that could not be."""
+        with self._lock:
+            self._drain()
+            error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _drain(self) -> None:
+        while self._queue:
+            batch = []
+            while self._queue:
+                batch.append(self._queue.popleft())
+            self._commit(batch)
+
+    def _drain_if_free(self) -> None:
+        # Whoever lets the lock go looks again: a record queued while its drain ended
+        # is never left behind.
+        while self._queue and self._lock.acquire(blocking=False):
+            try:
+                self._drain()
+            finally:
+                self._lock.release()
 
     def _commit(self, batch: list[_Record]) -> None:
         connection = self._connect(durable=any(record.durable for record in batch))
@@ -236,13 +262,14 @@ class _CallWriter:
                 for record in batch:
                     self._commit([record])
                 return
-            batch[0].error = sa.exc.DBAPIError.instance(
-                batch[0].statement.sql, None, error, self.engine.dialect.loaded_dbapi.Error
+            failed = batch[0]
+            failed.error = sa.exc.DBAPIError.instance(
+                failed.statement.sql, None, error, self.engine.dialect.loaded_dbapi.Error
             )
+            if not failed.durable:  # nobody waits for an outcome: the next intent raises it
+                self._error = self._error or failed.error
         finally:
             cursor.close()
-        for record in batch:
-            record.done = True
 
     def _connect(self, durable: bool):
         if self._connection is None:
@@ -268,6 +295,7 @@ class _CallWriter:
         self._connection = connection
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
@@ -478,6 +506,7 @@ class Journal:
 
     def calls(self, campaign: str) -> pd.DataFrame:
         """Every call of ``campaign`` in the order they were made."""
+        self._calls.flush()
         query = sa.select(calls_table).where(calls_table.c.campaign == campaign)
         with self.engine.connect() as db:
             frame = pd.read_sql(query.order_by(calls_table.c.id), db)
@@ -550,6 +579,7 @@ class Journal:
 
         The provider has no way to cancel a scheduled batch.
         """
+        self._calls.flush()
         query = sa.select(calls_table).where(
             calls_table.c.operation == "SendTimer", calls_table.c.status == "scheduled"
         )

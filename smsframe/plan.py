@@ -19,7 +19,7 @@ import pandas as pd
 from smsframe import message as messages
 from smsframe import phones, preflight
 from smsframe.journal import digest
-from smsframe.outcomes import STATUS_DTYPE
+from smsframe.outcomes import STATUS_DTYPE, STATUSES
 from smsframe.preflight import DEFAULT_MARGIN
 
 MAX_CHUNK = 1000  # the provider's limit of numbers per call
@@ -137,20 +137,25 @@ def build(
     rows = messages.render_frame(
         phones.normalize_frame(frame, phone, region), message, keywords=keywords
     )
-    reason = rows["sms_reason"].astype(object)
-    categories = list(rows["sms_reason"].cat.categories)
-    if ext is not None:
-        rows["sms_ext"], ext_reason = preflight.ext_column(frame, ext)
-        reason = reason.where(reason.notna(), ext_reason)
-        categories.append("bad_ext")
-    if at is not None:
-        rows["sms_scheduled_for"], at_reason = preflight.schedule_column(frame, at, margin=margin)
-        reason = reason.where(reason.notna(), at_reason)
-        categories += ["bad_schedule_time", "schedule_in_past", "schedule_too_soon"]
+    reason = rows["sms_reason"]
+    if ext is not None or at is not None:
+        reason, categories = reason.astype(object), list(reason.cat.categories)
+        if ext is not None:
+            rows["sms_ext"], ext_reason = preflight.ext_column(frame, ext)
+            reason = reason.where(reason.notna(), ext_reason)
+            categories.append("bad_ext")
+        if at is not None:
+            rows["sms_scheduled_for"], at_reason = preflight.schedule_column(
+                frame, at, margin=margin
+            )
+            reason = reason.where(reason.notna(), at_reason)
+            categories += ["bad_schedule_time", "schedule_in_past", "schedule_too_soon"]
+        reason = reason.astype(pd.CategoricalDtype(list(dict.fromkeys(categories))))
+        rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()
-    rows["sms_reason"] = pd.Categorical(reason, categories=list(dict.fromkeys(categories)))
-    rows["sms_status"] = pd.Categorical(
-        np.where(rejected, "rejected", "pending"), dtype=STATUS_DTYPE
+    rows["sms_status"] = pd.Categorical.from_codes(
+        np.where(rejected, STATUSES.index("rejected"), STATUSES.index("pending")),
+        dtype=STATUS_DTYPE,
     )
     rows["sms_detail"] = _details(reason, rows["sms_detail"])
     return Plan(rows, chunk_calls(rows, chunk_size), chunk_size)
