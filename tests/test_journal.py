@@ -157,6 +157,71 @@ def test_one_intent_per_call_key_and_campaign(journal):
     assert len(journal.calls("d")) == 1
 
 
+def test_records_of_many_threads_are_all_written_once_with_their_ids(journal):
+    """Group commit: records queued by threads at once share transactions; each intent
+    still gets its own id and each outcome lands on its own call."""
+    ids: dict[str, int] = {}
+    errors = []
+
+    def worker(number: int) -> None:
+        try:
+            for call in range(25):
+                phone = f"139{number:02d}{call:06d}"
+                call_id = journal.record_intent(intent("c", [phone]))
+                ids[phone] = call_id
+                journal.record_outcome(call_id, Outcome("sent", state=1, batch_id=call_id))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    calls = journal.calls("c")
+    assert len(calls) == 200 == len(set(ids.values()))
+    assert dict(zip(calls["numbers"], calls["id"], strict=True)) == ids
+    assert (calls["status"] == "sent").all()
+    assert (calls["batch_id"] == calls["id"]).all()
+
+
+def test_an_outcome_that_cannot_be_written_is_raised_before_anything_reads_past_it(
+    journal_url,
+):
+    """An outcome's worker does not wait for it: when the database refuses it, the
+    error comes out of the next read (or the next intent), never silently."""
+    journal = Journal(journal_url)
+    refuse = {
+        "sqlite": [
+            """CREATE TRIGGER refuse BEFORE UPDATE ON calls WHEN NEW.detail = 'refuse'
+            BEGIN SELECT RAISE(ABORT, 'outcome refused'); END"""
+        ],
+        "postgresql": [
+            """CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN
+            IF NEW.detail = 'refuse' THEN RAISE EXCEPTION 'outcome refused'; END IF;
+            RETURN NEW; END $$ LANGUAGE plpgsql""",
+            """CREATE TRIGGER refuse BEFORE UPDATE ON calls
+            FOR EACH ROW EXECUTE FUNCTION refuse()""",
+        ],
+    }[journal.engine.dialect.name]
+    with journal.engine.begin() as db:
+        for statement in refuse:
+            db.exec_driver_sql(statement)
+    try:
+        call_id = journal.record_intent(intent("c", ["13900000001"]))
+        journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
+        with pytest.raises(sa.exc.DBAPIError, match="outcome refused"):
+            journal.calls("c")
+        # Raised once; the call stays without an outcome: unknown, never resent.
+        assert journal.calls("c")["status"].tolist() == ["unknown"]
+        journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
+        with pytest.raises(sa.exc.DBAPIError, match="outcome refused"):
+            journal.record_intent(intent("c", ["13900000002"]))
+    finally:
+        journal.close()
+
+
 def test_campaign_gives_each_recipient_the_outcome_of_its_latest_call(journal):
     first = journal.record_intent(intent("c", ["13900000001", "13900000002", "13900000003"]))
     journal.record_outcome(first, Outcome("sent", state=1, batch_id=9, fail_phone="13900000002"))
