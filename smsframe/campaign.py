@@ -17,7 +17,7 @@ import pandas as pd
 
 from smsframe.client import SmsClient
 from smsframe.errors import InsufficientBalance, SmsError
-from smsframe.journal import MAX_NAME, Journal
+from smsframe.journal import MAX_NAME, Journal, Recipients
 from smsframe.outcomes import REASON_TEXT, OutcomeWriter
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
@@ -100,7 +100,7 @@ def _run(
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
         interrupted = run_calls(run, calls, workers=workers, progress=progress)
         journal.finish_campaign(campaign, _balance_after(client))
-    result = _result(rows, journal.campaign(campaign), to_send, interrupted, run.stop_reason)
+    result = _result(rows, journal.recipients(campaign), to_send, interrupted, run.stop_reason)
     return result, run, interrupted
 
 
@@ -136,18 +136,19 @@ def _prior_calls(calls: pd.DataFrame, recorded: pd.DataFrame) -> list[str]:
 
 def _result(
     rows: pd.DataFrame,
-    recorded: pd.DataFrame,
+    recipients: Recipients | None,
     sent_now: np.ndarray,
     interrupted: bool,
     stop_reason: str,
 ) -> pd.DataFrame:
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
-    where = pd.Index(recorded["phone"]).get_indexer(rows["sms_phone"].to_numpy(dtype=object))
+    phones = rows["sms_phone"].to_numpy(dtype=object)
+    where = np.full(len(rows), -1) if recipients is None else recipients.index(phones)
     found = pending & (where >= 0)
     positions = np.flatnonzero(found)
     if len(positions):
-        writer.write(positions, recorded.iloc[where[positions]])
+        writer.write(positions, recipients, where[positions])
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):
         reason = "interrupted" if interrupted else "campaign_stopped"

@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from smsframe.codes import CHINA
 from smsframe.errors import CampaignBusy
-from smsframe.outcomes import REASON_TEXT, reason_for, rerun_resends
+from smsframe.outcomes import FAIL_PHONE, reason_for, rerun_resends
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
 LEASE_TTL_S = 30.0
@@ -523,9 +523,20 @@ class Journal:
         scheduled_for, sent_at, retry (failed, certainly not accepted, worth a
         new try), call_id.
         """
+        recipients = self.recipients(name)
+        if recipients is None:
+            return pd.DataFrame(columns=RECIPIENT_COLUMNS)
+        rows = recipients.calls.iloc[recipients.call_of].reset_index(drop=True)
+        rows.insert(0, "phone", recipients.phone)
+        rows.loc[recipients.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
+        return rows
+
+    def recipients(self, name: str) -> Recipients | None:
+        """The recipients of campaign ``name`` by call, as :meth:`campaign` gives them one
+        row each, without that frame (None: no calls)."""
         calls = self.calls(name)
         if calls.empty:
-            return pd.DataFrame(columns=RECIPIENT_COLUMNS)
+            return None
         # What a call says of all its numbers, decided once per call ...
         calls["reason"] = [
             reason_for(status, state, False, bool(safe))
@@ -543,8 +554,7 @@ class Journal:
                 strict=True,
             )
         ]
-        for column in ("intent_at", "outcome_at"):
-            calls[column] = pd.to_datetime(calls[column], utc=True)
+        calls["outcome_at"] = pd.to_datetime(calls["outcome_at"], utc=True)
         calls["scheduled_for"] = pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(
             CHINA
         )
@@ -555,9 +565,7 @@ class Journal:
         call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
         latest = ~pd.Index(phone).duplicated(keep="last")
         phone, call_of = phone[latest], call_of[latest]
-        rows = calls[RECIPIENT_COLUMNS[1:]].iloc[call_of].reset_index(drop=True)
-        rows.insert(0, "phone", phone)
-        # ... and the numbers it listed in FailPhone fail, one by one.
+        # ... but the numbers it listed in FailPhone fail, one by one.
         fail_phone = calls["fail_phone"].fillna("")
         listing = np.flatnonzero(
             (calls["status"].isin(["sent", "scheduled"]) & fail_phone.ne("")).to_numpy()
@@ -565,13 +573,7 @@ class Journal:
         listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
         candidates = np.flatnonzero(np.isin(call_of, listing))
         listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
-        rows.loc[listed, ["status", "reason", "detail", "retry"]] = [
-            "failed",
-            "fail_phone",
-            REASON_TEXT["fail_phone"],
-            False,
-        ]
-        return rows[RECIPIENT_COLUMNS]
+        return Recipients(calls[RECIPIENT_COLUMNS[1:]], phone, call_of, listed)
 
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
         """Scheduled batches: campaign, scheduled_for (China Standard Time), batch_id,
@@ -602,6 +604,22 @@ class Journal:
             calls=("id", "size"), recipients=("accepted", "sum"), cost=("cost", "sum")
         )
         return batches.sort_values("scheduled_for", ignore_index=True)[columns]
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """A campaign's recipients by call: ``phone[i]`` got the outcome of
+    ``calls.iloc[call_of[i]]``, except the positions ``listed``, whose numbers that
+    call's FailPhone listed (they failed: :data:`FAIL_PHONE`)."""
+
+    calls: pd.DataFrame
+    phone: np.ndarray
+    call_of: np.ndarray
+    listed: np.ndarray
+
+    def index(self, phones: np.ndarray) -> np.ndarray:
+        """The recipient of each of ``phones`` (-1: none)."""
+        return pd.Index(self.phone).get_indexer(phones)
 
 
 RECIPIENT_COLUMNS = [

@@ -7,10 +7,15 @@ sms_timestamp, sms_state, sms_status, sms_detail, sms_batch_id, sms_sent_at
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from smsframe.codes import decode
+
+if TYPE_CHECKING:
+    from smsframe.journal import Recipients
 
 STATUSES = ["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
@@ -24,6 +29,14 @@ REASON_TEXT = {
     "outcome_unknown": "the call may or may not have been processed; check before resending",
     "campaign_stopped": "not sent: the campaign stopped on an account-level refusal",
     "interrupted": "not sent: the campaign was interrupted",
+}
+
+# What a number listed in the FailPhone of an accepted call gets.
+FAIL_PHONE = {
+    "status": "failed",
+    "reason": "fail_phone",
+    "detail": REASON_TEXT["fail_phone"],
+    "retry": False,
 }
 
 
@@ -69,17 +82,23 @@ class OutcomeWriter:
         self.reason[positions] = reason
         self.detail[positions] = detail
 
-    def write(self, positions: np.ndarray, recorded: pd.DataFrame) -> None:
-        """Recorded outcomes (rows of :meth:`Journal.campaign`, aligned with ``positions``)."""
-        self.status[positions] = recorded["status"].to_numpy(dtype=object)
-        self.reason[positions] = recorded["reason"].to_numpy(dtype=object)
-        self.detail[positions] = recorded["detail"].to_numpy(dtype=object)
+    def write(self, positions: np.ndarray, recipients: Recipients, which: np.ndarray) -> None:
+        """Recorded outcomes: the row at ``positions[k]`` is recipient ``which[k]`` of
+        ``recipients`` (:meth:`Journal.recipients`)."""
+        calls = recipients.calls
+        call = recipients.call_of[which]
+        listed = np.zeros(len(recipients.phone), dtype=bool)
+        listed[recipients.listed] = True
+        listed = listed[which]
+        for name in ("status", "reason", "detail"):
+            values = calls[name].to_numpy(dtype=object)[call]
+            values[listed] = FAIL_PHONE[name]
+            getattr(self, name)[positions] = values
         for name in ("state", "batch_id", "timestamp"):
-            getattr(self, name)[positions] = pd.to_numeric(recorded[name]).to_numpy(
-                dtype=float, na_value=np.nan
-            )
-        sent_at = pd.to_datetime(recorded["sent_at"], utc=True).dt.tz_convert(None)
-        self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")
+            number = pd.to_numeric(calls[name]).to_numpy(dtype=float, na_value=np.nan)
+            getattr(self, name)[positions] = number[call]
+        sent_at = pd.to_datetime(calls["sent_at"], utc=True).dt.tz_convert(None)
+        self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")[call]
 
     def frame(self, reasons: list[str]) -> pd.DataFrame:
         """The rows with the outcome columns; ``reasons``: the pre-flight reason tokens."""
