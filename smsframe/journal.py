@@ -136,7 +136,7 @@ class Outcome:
 
 
 _INTENT_COLUMNS = [*Intent.__dataclass_fields__, "recipients", "intent_at"]
-_INSERT_CALL = calls_table.insert().returning(calls_table.c.id)
+_INSERT_CALL = calls_table.insert()
 _RECORD_OUTCOME = (
     calls_table.update()
     .where(calls_table.c.id == sa.bindparam("call_id"))
@@ -197,7 +197,10 @@ class _CallWriter:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
-        self._intent = _Prepared(_INSERT_CALL, engine.dialect, _INTENT_COLUMNS)
+        insert = _INSERT_CALL  # SQLite before 3.35 cannot return the id: lastrowid then
+        if engine.dialect.insert_returning:
+            insert = insert.returning(calls_table.c.id)
+        self._intent = _Prepared(insert, engine.dialect, _INTENT_COLUMNS)
         self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
@@ -254,7 +257,9 @@ class _CallWriter:
         try:
             for record in batch:
                 cursor.execute(record.statement.sql, record.parameters)
-                record.call_id = cursor.fetchone()[0] if cursor.description else None
+                if record.durable:  # an intent: its call's id
+                    row = cursor.fetchone() if cursor.description else (cursor.lastrowid,)
+                    record.call_id = row[0]
             connection.commit()
         except self.engine.dialect.loaded_dbapi.Error as error:
             self._rollback(error, cursor)
@@ -295,11 +300,13 @@ class _CallWriter:
         self._connection = connection
 
     def close(self) -> None:
-        self.flush()
-        with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                if self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
 
 
 class Journal:
@@ -317,8 +324,10 @@ class Journal:
         return f"<Journal {self.engine.url.render_as_string(hide_password=True)}>"
 
     def close(self) -> None:
-        self._calls.close()
-        self.engine.dispose()
+        try:
+            self._calls.close()
+        finally:
+            self.engine.dispose()
 
     # -- campaigns -----------------------------------------------------------
     def start_campaign(self, name: str, account_id: int, balance_before: int) -> None:
@@ -501,7 +510,8 @@ class Journal:
         return self._calls.intent(values)
 
     def record_outcome(self, call_id: int, outcome: Outcome) -> None:
-        """Commit what a call did."""
+        """Record what a call did: committed at once, or with the next record and
+        always before the journal is read."""
         self._calls.outcome(vars(outcome) | {"call_id": call_id, "outcome_at": now()})
 
     def calls(self, campaign: str) -> pd.DataFrame:
