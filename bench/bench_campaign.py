@@ -179,11 +179,16 @@ def scaling(directory: Path) -> None:
         for workers in (1, 2, 4, 8):
             numbers = phones(SCALING_ROWS, start=10_000_000 * workers)
             rates[workers] = SCALING_ROWS / smsframe_send(wsdl, numbers, directory, workers)
+        bare = SCALING_ROWS / zeep_loop(wsdl, phones(SCALING_ROWS, start=90_000_000))
     for workers, rate in rates.items():
         print(
             f"   {workers} workers: {rate:8,.0f} recipients/s  "
             f"scaling {rate / rates[1]:.2f} (target >= {0.8 * workers:.1f})"
         )
+    print(
+        f"   hand-written zeep loop, {WORKERS} workers: {bare:8,.0f} recipients/s: smsframe "
+        f"takes {bare / rates[WORKERS]:.2f}x its time at this latency"
+    )
 
 
 def plan_memory(args: argparse.Namespace) -> None:

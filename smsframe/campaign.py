@@ -17,7 +17,7 @@ import pandas as pd
 
 from smsframe.client import SmsClient
 from smsframe.errors import InsufficientBalance, SmsError
-from smsframe.journal import MAX_NAME, Journal, Recipients
+from smsframe.journal import MAX_NAME, Journal, Lease, Recipients
 from smsframe.outcomes import REASON_TEXT, OutcomeWriter
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
@@ -45,9 +45,9 @@ def execute(
     owned = not isinstance(journal, Journal)
     journal = Journal(journal) if owned else journal
     try:
-        with journal.lease(campaign):
+        with journal.lease(campaign) as lease:
             result, run, interrupted = _run(
-                plan, client, account_id, campaign, journal, workers, progress, resend_unknown
+                plan, client, account_id, lease, journal, workers, progress, resend_unknown
             )
     finally:
         if owned:
@@ -70,14 +70,15 @@ def _run(
     plan: Plan,
     client: SmsClient,
     account_id: int,
-    campaign: str,
+    lease: Lease,
     journal: Journal,
     workers: int,
     progress: bool,
     resend_unknown: bool,
 ) -> tuple[pd.DataFrame, Run, bool]:
-    """The campaign, once this process holds it: what is left to send, the balance
-    check, the calls, and the outcomes read back from the journal."""
+    """The campaign, once this process holds its ``lease``: what is left to send, the
+    balance check, the calls, and the outcomes read back from the journal."""
+    campaign = lease.name
     rows = plan.rows
     recorded = journal.campaign(campaign)
     to_send = _needs_call(rows, recorded, resend_unknown)
@@ -93,7 +94,7 @@ def _run(
         raise InsufficientBalance(cost, balance)
     journal.start_campaign(campaign, account_id, balance)
 
-    run = Run(client, journal, campaign)
+    run = Run(client, journal, campaign, lease)
     interrupted = False
     if len(calls):
         groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import logging
 import os
 import socket
 import threading
@@ -28,7 +29,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,6 +40,8 @@ import sqlalchemy as sa
 from smsframe.codes import CHINA
 from smsframe.errors import CampaignBusy
 from smsframe.outcomes import FAIL_PHONE, reason_for, rerun_resends
+
+log = logging.getLogger("smsframe.journal")
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
 LEASE_TTL_S = 30.0
@@ -309,8 +312,24 @@ class _CallWriter:
                     self._connection = None
 
 
+@dataclass
+class Lease:
+    """This process's hold on a campaign (:meth:`Journal.lease`)."""
+
+    name: str
+    ttl: float
+    until: float  # time.time() when it runs out, as of its last renewal
+    lost: threading.Event = field(default_factory=threading.Event)
+
+    def held(self) -> bool:
+        """Whether it is still ours, with a third of its time to spare."""
+        return not self.lost.is_set() and time.time() < self.until - self.ttl / 3
+
+
 class Journal:
     """The journal on one database."""
+
+    lease_ttl = LEASE_TTL_S  # seconds a campaign's lease lasts unless renewed
 
     def __init__(self, url: str | None = None) -> None:
         self.url = url or DEFAULT_URL
@@ -352,23 +371,27 @@ class Journal:
             pass
 
     @contextmanager
-    def lease(self, name: str, ttl: float = LEASE_TTL_S) -> Iterator[None]:
+    def lease(self, name: str, ttl: float | None = None) -> Iterator[Lease]:
         """Hold campaign ``name`` for this process while the block runs.
 
         A second process (or thread) running the same campaign at the same time gets
         :class:`CampaignBusy`. The lease is renewed while held; a holder that died
-        on this machine, or whose lease expired, is taken over.
+        on this machine, or whose lease expired, is taken over. The :class:`Lease`
+        yielded tells whether it is still held: a process paused past its lease, or
+        whose database stopped answering, may have lost the campaign to another.
         """
+        ttl = self.lease_ttl if ttl is None else ttl
         self._ensure_campaign(name)
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        held = Lease(name, ttl, time.time() + ttl)
         self._acquire(name, me, ttl)
         stop = threading.Event()
         renew = threading.Thread(
-            target=self._renew, args=(name, me, ttl, stop), name="smsframe-lease", daemon=True
+            target=self._renew, args=(held, me, stop), name="smsframe-lease", daemon=True
         )
         renew.start()
         try:
-            yield
+            yield held
         finally:
             stop.set()
             renew.join()
@@ -404,14 +427,25 @@ class Journal:
                 f"{until}): wait for it to finish, or use another campaign name; nothing was sent"
             )
 
-    def _renew(self, name: str, me: str, ttl: float, stop: threading.Event) -> None:
-        while not stop.wait(ttl / 3):
-            with self.engine.begin() as db:
-                db.execute(
-                    campaigns_table.update()
-                    .where(campaigns_table.c.name == name, campaigns_table.c.lease_owner == me)
-                    .values(lease_until=now() + timedelta(seconds=ttl))
-                )
+    def _renew(self, lease: Lease, me: str, stop: threading.Event) -> None:
+        table = campaigns_table.c
+        while not stop.wait(lease.ttl / 3):
+            until = time.time() + lease.ttl
+            try:
+                with self.engine.begin() as db:
+                    renewed = db.execute(
+                        campaigns_table.update()
+                        .where(table.name == lease.name, table.lease_owner == me)
+                        .values(lease_until=now() + timedelta(seconds=lease.ttl))
+                    ).rowcount
+            except sa.exc.SQLAlchemyError as error:  # held until it runs out; try again
+                log.warning("could not renew the lease of %s: %s", lease.name, error)
+                continue
+            if renewed != 1:
+                log.warning("the lease of campaign %s was taken over", lease.name)
+                lease.lost.set()
+                return
+            lease.until = until
 
     def finish_campaign(self, name: str, balance_after: int | None) -> None:
         with self.engine.begin() as db:

@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from smsframe.client import SendResult, SmsClient
 from smsframe.codes import decode
 from smsframe.errors import InvalidRequest, OutcomeUnknown, ProviderUnavailable
-from smsframe.journal import Intent, Journal, Outcome, digest
+from smsframe.journal import Intent, Journal, Lease, Outcome, digest
 
 log = logging.getLogger("smsframe.runner")
 
@@ -36,6 +36,7 @@ class Run:
     client: SmsClient
     journal: Journal
     campaign: str
+    lease: Lease | None = None  # no call is made once it is lost
     backoff_s: float = BACKOFF_S
     stop: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
@@ -51,6 +52,12 @@ class Run:
         numbers = tuple(call["numbers"])
         prior = call["prior"]
         for attempt in range(ATTEMPTS):
+            if self.lease is not None and not self.lease.held():
+                self.halt(
+                    f"the campaign stopped: this process lost its hold on {self.campaign!r} "
+                    "(paused too long, or the journal stopped answering) and another may "
+                    "be sending it"
+                )
             if self.stop.is_set():
                 return
             intent = Intent(

@@ -10,7 +10,7 @@ import pytest
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import AccountError, SmsClient
 from smsframe.errors import InsufficientBalance
-from smsframe.journal import Journal
+from smsframe.journal import Journal, campaigns_table
 from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "campaign-pw")
@@ -228,3 +228,33 @@ def test_account_level_refusal_mid_campaign_stops_and_skips_the_rest(journal):
         assert (again["sms_status"] == "sent").all()
         assert len(sim.deliveries()) == 400
         assert not sim.deliveries()["phone"].duplicated().any()
+
+
+def test_a_campaign_that_loses_its_lease_stops_sending(tmp_path):
+    """A process paused past its lease, or whose journal stopped answering, may have
+    lost the campaign to another process: it makes no new call."""
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    journal.lease_ttl = 0.9  # renewed every 0.3 s
+    with Simulator(latency_ms=60) as sim:
+        sim.add_account(*ACCOUNT, balance=10_000)
+        client = SmsClient(sim.wsdl_url, *ACCOUNT)
+
+        def take_over() -> None:
+            with journal.engine.begin() as db:
+                db.execute(
+                    campaigns_table.update()
+                    .where(campaigns_table.c.name == "c1")
+                    .values(lease_owner="elsewhere:1:other")
+                )
+
+        timer = threading.Timer(0.6, take_over)
+        timer.start()
+        with pytest.warns(UserWarning, match="lost its hold on 'c1'"):
+            out = send(contacts(400), client, journal, message="hi", chunk_size=10, workers=1)
+        timer.join()
+        counts = out["sms_status"].value_counts()
+        assert counts["sent"] > 0 and counts["skipped"] > 0
+        assert counts["sent"] + counts["skipped"] == 400
+        assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
+        assert len(sim.deliveries()) == counts["sent"]
+    journal.close()

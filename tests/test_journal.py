@@ -24,7 +24,15 @@ import sqlalchemy as sa
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
 from smsframe.errors import CampaignBusy
-from smsframe.journal import RECIPIENT_COLUMNS, Intent, Journal, Outcome, campaigns_table, digest
+from smsframe.journal import (
+    RECIPIENT_COLUMNS,
+    Intent,
+    Journal,
+    Lease,
+    Outcome,
+    campaigns_table,
+    digest,
+)
 from smsframe.simulator import Simulator
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -542,6 +550,25 @@ def test_the_lease_is_renewed_while_held(journal_url):
             pass
     holder.close()
     other.close()
+
+
+def test_a_lease_taken_over_or_not_renewed_in_time_is_no_longer_held(journal_url):
+    holder = Journal(journal_url)
+    with holder.lease("c", ttl=0.6) as lease:
+        assert lease.held()
+        set_lease(journal_url, "c", "elsewhere:1:other", datetime.now(UTC) + timedelta(minutes=5))
+        deadline = time.time() + 5
+        while lease.held() and time.time() < deadline:
+            time.sleep(0.05)
+        assert lease.lost.is_set()
+        assert not lease.held()
+    assert lease_row(holder, "c")[0] == "elsewhere:1:other"  # the new holder's, untouched
+    holder.close()
+    # A lease whose renewals stop (a paused process) runs out by the clock alone.
+    paused = Lease("d", ttl=0.6, until=time.time() + 0.6)
+    assert paused.held()
+    time.sleep(0.45)
+    assert not paused.held()
 
 
 def test_an_expired_lease_is_taken_over(journal):
