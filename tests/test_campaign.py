@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pandas as pd
 import pytest
@@ -204,26 +205,34 @@ def test_wrong_password_raises_account_error_before_anything_is_sent(sim, journa
     assert sim.requests["SendMessage"] == 0
 
 
+def send_stopped_midway(sim, journal, stop, match: str) -> pd.Series:
+    """Send 400 rows, 10 a call, one call at a time (60 ms each) while ``stop`` runs
+    0.5 s in: the campaign stops with a warning matching ``match``, what was not sent
+    comes back ``skipped``. Returns the counts by status."""
+    client = SmsClient(sim.wsdl_url, *ACCOUNT)
+    timer = threading.Timer(0.5, stop)
+    timer.start()
+    with pytest.warns(UserWarning, match=match):
+        out = send(contacts(400), client, journal, message="hi", chunk_size=10, workers=1)
+    timer.join()
+    counts = out["sms_status"].value_counts()
+    assert counts["sent"] > 0 and counts["skipped"] > 0
+    assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
+    assert len(sim.deliveries()) == counts["sent"]
+    failed = out.loc[out["sms_status"] == "failed"]
+    assert failed["sms_state"].eq(0).all()  # only from the account's refusal
+    return counts
+
+
 def test_account_level_refusal_mid_campaign_stops_and_skips_the_rest(journal):
     with Simulator(latency_ms=60) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        client = SmsClient(sim.wsdl_url, *ACCOUNT)
-        client.login()
-        timer = threading.Timer(
-            0.5, sim.update_account, args=(ACCOUNT[0],), kwargs={"disabled": True}
-        )
-        timer.start()
-        with pytest.warns(UserWarning, match="stopped"):
-            out = send(contacts(400), client, journal, message="hi", chunk_size=10, workers=1)
-        timer.join()
-        counts = out["sms_status"].value_counts()
-        assert counts["sent"] > 0 and counts["skipped"] > 0
+        disable = partial(sim.update_account, ACCOUNT[0], disabled=True)
+        counts = send_stopped_midway(sim, journal, disable, match="stopped")
         assert counts["failed"] == 10  # the one call that got the refusal
-        assert out.loc[out["sms_status"] == "failed", "sms_state"].eq(0).all()
-        assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
-        assert len(sim.deliveries()) == counts["sent"]
         # Once the account is fixed, a re-run sends the refused and the skipped rows.
         sim.update_account(ACCOUNT[0], disabled=False)
+        client = SmsClient(sim.wsdl_url, *ACCOUNT)
         again = send(contacts(400), client, journal, message="hi", chunk_size=10)
         assert (again["sms_status"] == "sent").all()
         assert len(sim.deliveries()) == 400
@@ -235,26 +244,17 @@ def test_a_campaign_that_loses_its_lease_stops_sending(tmp_path):
     lost the campaign to another process: it makes no new call."""
     journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
     journal.lease_ttl = 0.9  # renewed every 0.3 s
+
+    def take_over() -> None:
+        with journal.engine.begin() as db:
+            db.execute(
+                campaigns_table.update()
+                .where(campaigns_table.c.name == "c1")
+                .values(lease_owner="elsewhere:1:other")
+            )
+
     with Simulator(latency_ms=60) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        client = SmsClient(sim.wsdl_url, *ACCOUNT)
-
-        def take_over() -> None:
-            with journal.engine.begin() as db:
-                db.execute(
-                    campaigns_table.update()
-                    .where(campaigns_table.c.name == "c1")
-                    .values(lease_owner="elsewhere:1:other")
-                )
-
-        timer = threading.Timer(0.6, take_over)
-        timer.start()
-        with pytest.warns(UserWarning, match="lost its hold on 'c1'"):
-            out = send(contacts(400), client, journal, message="hi", chunk_size=10, workers=1)
-        timer.join()
-        counts = out["sms_status"].value_counts()
-        assert counts["sent"] > 0 and counts["skipped"] > 0
+        counts = send_stopped_midway(sim, journal, take_over, match="lost its hold on 'c1'")
         assert counts["sent"] + counts["skipped"] == 400
-        assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
-        assert len(sim.deliveries()) == counts["sent"]
     journal.close()
