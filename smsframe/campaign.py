@@ -156,11 +156,7 @@ def _result(
         writer.set(
             missing, status="skipped", reason=reason, detail=stop_reason or REASON_TEXT[reason]
         )
-    reasons = rows["sms_reason"]
-    categories = (
-        list(reasons.cat.categories) if isinstance(reasons.dtype, pd.CategoricalDtype) else []
-    )
-    return writer.frame(categories)
+    return writer.frame()
 
 
 def send(

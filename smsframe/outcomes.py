@@ -63,13 +63,20 @@ def rerun_resends(operation: str, state: object) -> bool:
 
 
 class OutcomeWriter:
-    """Collects per-row values by position, then builds the result frame at once."""
+    """Collects per-row values by position, then builds the result frame at once.
+
+    Statuses and reasons are kept as category codes: the result's categoricals are
+    made from them without looking at a string per row.
+    """
 
     def __init__(self, rows: pd.DataFrame) -> None:
         self.rows = rows
         n = len(rows)
-        self.status = rows["sms_status"].to_numpy(dtype=object).copy()
-        self.reason = rows["sms_reason"].to_numpy(dtype=object).copy()
+        reasons = rows["sms_reason"]
+        before = reasons.cat.categories if isinstance(reasons.dtype, pd.CategoricalDtype) else []
+        self.reasons = list(dict.fromkeys([*before, *REASON_TEXT]))  # pre-flight ones first
+        self.status = _codes(rows["sms_status"], STATUSES)
+        self.reason = _codes(reasons, self.reasons)
         self.detail = rows["sms_detail"].to_numpy(dtype=object).copy()
         self.state = np.full(n, np.nan)
         self.batch_id = np.full(n, np.nan)
@@ -78,8 +85,8 @@ class OutcomeWriter:
 
     def set(self, positions: np.ndarray, *, status: str, reason: str | None, detail: str) -> None:
         """The same outcome for every row at ``positions`` (no call made)."""
-        self.status[positions] = status
-        self.reason[positions] = reason
+        self.status[positions] = STATUSES.index(status)
+        self.reason[positions] = -1 if reason is None else self.reasons.index(reason)
         self.detail[positions] = detail
 
     def write(self, positions: np.ndarray, recipients: Recipients, which: np.ndarray) -> None:
@@ -90,9 +97,13 @@ class OutcomeWriter:
         listed = np.zeros(len(recipients.phone), dtype=bool)
         listed[recipients.listed] = True
         listed = listed[which]
-        for name in ("status", "reason", "detail"):
-            values = calls[name].to_numpy(dtype=object)[call]
-            values[listed] = FAIL_PHONE[name]
+        for name, values, override in (
+            ("status", _codes(calls["status"], STATUSES), STATUSES.index(FAIL_PHONE["status"])),
+            ("reason", _codes(calls["reason"], self.reasons), self.reasons.index("fail_phone")),
+            ("detail", calls["detail"].to_numpy(dtype=object), FAIL_PHONE["detail"]),
+        ):
+            values = values[call]
+            values[listed] = override
             getattr(self, name)[positions] = values
         for name in ("state", "batch_id", "timestamp"):
             number = pd.to_numeric(calls[name]).to_numpy(dtype=float, na_value=np.nan)
@@ -100,13 +111,11 @@ class OutcomeWriter:
         sent_at = pd.to_datetime(calls["sent_at"], utc=True).dt.tz_convert(None)
         self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")[call]
 
-    def frame(self, reasons: list[str]) -> pd.DataFrame:
-        """The rows with the outcome columns; ``reasons``: the pre-flight reason tokens."""
+    def frame(self) -> pd.DataFrame:
+        """The rows with the outcome columns."""
         out = self.rows.copy()
-        index = out.index
-        out["sms_status"] = pd.Categorical(self.status, dtype=STATUS_DTYPE)
-        categories = list(dict.fromkeys([*reasons, *REASON_TEXT]))
-        out["sms_reason"] = pd.Categorical(self.reason, categories=categories)
+        out["sms_status"] = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
+        out["sms_reason"] = pd.Categorical.from_codes(self.reason, categories=self.reasons)
         out["sms_detail"] = pd.array(self.detail, dtype="string")
         for column, values in (
             ("sms_timestamp", self.timestamp),
@@ -114,5 +123,10 @@ class OutcomeWriter:
             ("sms_batch_id", self.batch_id),
         ):
             out[column] = pd.array(values, dtype="Float64").astype("Int64")
-        out["sms_sent_at"] = pd.Series(self.sent_at, index=index).dt.tz_localize("UTC")
+        out["sms_sent_at"] = pd.Series(self.sent_at, index=out.index).dt.tz_localize("UTC")
         return out
+
+
+def _codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+    """The code of each of ``values`` among ``categories`` (-1: missing), to write to."""
+    return pd.Categorical(values, categories=categories).codes.copy()

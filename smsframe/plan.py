@@ -165,8 +165,10 @@ REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_
 
 
 def _details(reason: pd.Series, found: pd.Series) -> pd.Series:
-    """The text of each row's reason; for banned keywords, the keywords found."""
-    text = reason.map(REASON_TEXT).astype(object)
+    """The text of each row's reason (a categorical); for banned keywords, the keywords
+    found."""
+    texts = np.array([np.nan, *(REASON_TEXT[c] for c in reason.cat.categories)], dtype=object)
+    text = pd.Series(texts[reason.cat.codes.to_numpy() + 1], index=reason.index, dtype=object)
     keywords = (reason == "banned_keyword") & found.notna()
     text[keywords] = "the message contains a banned keyword: " + found[keywords].astype(str)
     return text
