@@ -571,7 +571,7 @@ class Journal:
         if recipients is None:
             return pd.DataFrame(columns=RECIPIENT_COLUMNS)
         rows = recipients.calls.iloc[recipients.call_of].reset_index(drop=True)
-        rows.insert(0, "phone", recipients.phone)
+        rows.insert(0, "phone", recipients.phone.to_numpy(dtype=object))
         rows.loc[recipients.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
         return rows
 
@@ -607,8 +607,11 @@ class Journal:
         numbers = [text.split(";") for text in calls["numbers"]]
         phone = np.array(list(itertools.chain.from_iterable(numbers)), dtype=object)
         call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
-        latest = ~pd.Index(phone).duplicated(keep="last")
-        phone, call_of = phone[latest], call_of[latest]
+        index = pd.Index(phone)
+        if not index.is_unique:  # its hash table serves the lookups too, when it is
+            latest = ~index.duplicated(keep="last")
+            phone, call_of = phone[latest], call_of[latest]
+            index = pd.Index(phone)
         # ... but the numbers it listed in FailPhone fail, one by one.
         fail_phone = calls["fail_phone"].fillna("")
         listing = np.flatnonzero(
@@ -617,7 +620,7 @@ class Journal:
         listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
         candidates = np.flatnonzero(np.isin(call_of, listing))
         listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
-        return Recipients(calls[RECIPIENT_COLUMNS[1:]], phone, call_of, listed)
+        return Recipients(calls[RECIPIENT_COLUMNS[1:]], index, call_of, listed)
 
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
         """Scheduled batches: campaign, scheduled_for (China Standard Time), batch_id,
@@ -657,13 +660,13 @@ class Recipients:
     call's FailPhone listed (they failed: :data:`FAIL_PHONE`)."""
 
     calls: pd.DataFrame
-    phone: np.ndarray
+    phone: pd.Index  # unique
     call_of: np.ndarray
     listed: np.ndarray
 
     def index(self, phones: np.ndarray) -> np.ndarray:
         """The recipient of each of ``phones`` (-1: none)."""
-        return pd.Index(self.phone).get_indexer(phones)
+        return self.phone.get_indexer(phones)
 
 
 RECIPIENT_COLUMNS = [
