@@ -235,6 +235,7 @@ class _CallWriter:
         with self._lock:
             self._drain()
             error, self._error = self._error, None
+        self._drain_if_free()
         if error is not None:
             raise error
 
