@@ -19,17 +19,15 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import tracemalloc
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import zeep
+from serve import simulator_process
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
@@ -40,30 +38,8 @@ WORKERS, CHUNK = 4, 100
 SCALING_ROWS = 40_000
 
 
-@contextmanager
 def simulator(directory: Path, name: str, latency_ms: int = 0):
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smsframe.cli",
-            "simulator",
-            "serve",
-            "--db",
-            str(directory / f"{name}.sqlite"),
-            "--latency-ms",
-            str(latency_ms),
-            "--account",
-            f"{ACCOUNT[0]}:{ACCOUNT[1]}:{ACCOUNT[2]}:1000000000",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process.stdout.readline().strip()
-    finally:
-        process.terminate()
-        process.wait()
+    return simulator_process(directory / f"{name}.sqlite", ACCOUNT, 10**9, latency_ms)
 
 
 def phones(n: int, start: int = 0) -> list[str]:

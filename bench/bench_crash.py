@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from serve import simulator_process
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
@@ -53,25 +54,7 @@ def delivered(db: Path) -> pd.DataFrame:
 
 def trial(number: int, rows: int, rng: random.Random, directory: Path) -> dict:
     db, journal = directory / f"sim-{number}.sqlite", f"sqlite:///{directory}/j-{number}.sqlite"
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "smsframe.cli",
-            "simulator",
-            "serve",
-            "--db",
-            str(db),
-            "--latency-ms",
-            "5",
-            "--account",
-            ":".join(map(str, (*ACCOUNT, 10 * rows))),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wsdl = server.stdout.readline().strip()
+    with simulator_process(db, ACCOUNT, 10 * rows, latency_ms=5) as wsdl:
         campaign = subprocess.Popen(
             [sys.executable, "-c", CAMPAIGN, wsdl, journal, str(rows), str(WORKERS), str(CHUNK)],
             stdout=subprocess.PIPE,
@@ -102,9 +85,6 @@ def trial(number: int, rows: int, rng: random.Random, directory: Path) -> dict:
             chunk_size=CHUNK,
             progress=False,
         )
-    finally:
-        server.terminate()
-        server.wait()
     log = delivered(db)
     times = log["phone"].value_counts()
     status = out["sms_status"].astype(str)

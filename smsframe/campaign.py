@@ -94,7 +94,7 @@ def _run(
         raise InsufficientBalance(cost, balance)
     journal.start_campaign(campaign, account_id, balance)
 
-    run = Run(client, journal, campaign, lease)
+    run = Run(client, journal, lease)
     interrupted = False
     if len(calls):
         groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]

@@ -35,11 +35,14 @@ class Run:
 
     client: SmsClient
     journal: Journal
-    campaign: str
-    lease: Lease | None = None  # no call is made once it is lost
+    lease: Lease  # this process's hold on the campaign: no call is made once it is lost
     backoff_s: float = BACKOFF_S
     stop: threading.Event = field(default_factory=threading.Event)
     stop_reason: str = ""
+
+    @property
+    def campaign(self) -> str:
+        return self.lease.name
 
     def halt(self, reason: str) -> None:
         if not self.stop.is_set():
@@ -52,7 +55,7 @@ class Run:
         numbers = tuple(call["numbers"])
         prior = call["prior"]
         for attempt in range(ATTEMPTS):
-            if self.lease is not None and not self.lease.held():
+            if not self.lease.held():
                 self.halt(
                     f"the campaign stopped: this process lost its hold on {self.campaign!r} "
                     "(paused too long, or the journal stopped answering) and another may "

@@ -1,4 +1,5 @@
-"""Shared fixtures: a running simulator, zeep clients on it, raw SOAP helpers.
+"""Shared fixtures: a running simulator, zeep clients on it, raw SOAP helpers, a
+campaign journal.
 
 Every test talks to the simulator over real HTTP on 127.0.0.1. The helpers are
 fixtures that return functions, so test modules never import from this file.
@@ -15,6 +16,7 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
+from smsframe.journal import Journal
 from smsframe.simulator import Simulator
 
 TNS = "http://tempuri.org/"
@@ -137,6 +139,14 @@ def _soap_fault(response: requests.Response) -> tuple[str, str]:
 @pytest.fixture
 def soap_fault() -> Callable[[requests.Response], tuple[str, str]]:
     return _soap_fault
+
+
+@pytest.fixture
+def journal(tmp_path) -> Iterator[Journal]:
+    """A new campaign journal in a SQLite file of the test's own."""
+    journal = Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
+    yield journal
+    journal.close()
 
 
 # -- PostgreSQL (tests/postgres.py) ------------------------------------------------

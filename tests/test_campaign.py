@@ -29,11 +29,6 @@ def client(sim):
     return SmsClient(sim.wsdl_url, *ACCOUNT)
 
 
-@pytest.fixture
-def journal(tmp_path):
-    return Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
-
-
 def contacts(n: int, start: int = 0) -> pd.DataFrame:
     phones = [f"139{i:08d}" for i in range(start, start + n)]
     return pd.DataFrame(

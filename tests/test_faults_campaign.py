@@ -25,11 +25,6 @@ def sim():
         yield simulator
 
 
-@pytest.fixture
-def journal(tmp_path):
-    return Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
-
-
 def contacts(n: int) -> pd.DataFrame:
     return pd.DataFrame({"phone": [f"158{i:08d}" for i in range(n)]})
 

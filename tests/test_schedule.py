@@ -29,11 +29,6 @@ def client(sim):
     return SmsClient(sim.wsdl_url, *ACCOUNT)
 
 
-@pytest.fixture
-def journal(tmp_path):
-    return Journal(f"sqlite:///{tmp_path / 'journal.sqlite'}")
-
-
 def contacts(n: int) -> pd.DataFrame:
     return pd.DataFrame(
         {"name": [f"客户{i}" for i in range(n)], "phone": [f"186{i:08d}" for i in range(n)]}
