@@ -13,7 +13,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 from smsframe import accessor as _accessor  # noqa: F401  (registers df.sms)
 from smsframe.audit import Audit, audit  # binds smsframe.audit to the function
 from smsframe.client import Balance, SendResult, SmsClient
-from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
+from smsframe.errors import (
+    AccountError,
+    CampaignBusy,
+    CampaignInterrupted,
+    InsufficientBalance,
+    JournalError,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    SmsError,
+)
 from smsframe.message import parts, render
 from smsframe.phones import normalize
 from smsframe.widgets import BalancePanel, SchedulePanel
@@ -23,6 +32,10 @@ __all__ = [
     "Audit",
     "Balance",
     "BalancePanel",
+    "CampaignBusy",
+    "CampaignInterrupted",
+    "InsufficientBalance",
+    "JournalError",
     "OutcomeUnknown",
     "ProviderUnavailable",
     "SchedulePanel",

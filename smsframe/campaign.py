@@ -4,11 +4,14 @@ per-row outcomes written back.
 Exactly once: rows the journal records as done in this campaign are not sent
 again; their recorded outcome is returned. Rows whose call has an intent and no
 outcome are ``unknown`` and are resent only with ``resend_unknown=True``. The
-result is always read back from the journal, so the frame and the journal agree.
+result is read back from the journal, so the frame and the journal agree; when the
+journal stops answering, it is built from what this run knows, and raised with the
+:class:`~smsframe.errors.JournalError`.
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from datetime import timedelta
 
@@ -16,12 +19,15 @@ import numpy as np
 import pandas as pd
 
 from smsframe.client import SmsClient
-from smsframe.errors import InsufficientBalance, SmsError
-from smsframe.journal import MAX_NAME, Journal, Lease, Recipients
-from smsframe.outcomes import REASON_TEXT, OutcomeWriter
+from smsframe.errors import CampaignInterrupted, InsufficientBalance, JournalError, SmsError
+from smsframe.journal import MAX_NAME, Journal, Lease
+from smsframe.outcomes import REASON_TEXT, OutcomeWriter, Recipients, recipients_of
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
-from smsframe.runner import Run, run_calls
+from smsframe.runner import Run, Stopped, run_calls
+
+log = logging.getLogger("smsframe.campaign")
+AGAIN = "run it again with the same campaign name to send them (nothing is sent twice)"
 
 
 def execute(
@@ -34,7 +40,14 @@ def execute(
     progress: bool = True,
     resend_unknown: bool = False,
 ) -> pd.DataFrame:
-    """Send ``plan`` as ``campaign``; returns its rows with the outcome columns."""
+    """Send ``plan`` as ``campaign``; returns its rows with the outcome columns.
+
+    A campaign that stops midway raises once it has stopped cleanly, with the
+    partial result on the exception (``error.result``): :class:`CampaignInterrupted`
+    on Ctrl-C, :class:`ProviderUnavailable` when the provider went down,
+    :class:`JournalError` when the journal failed. Run it again with the same name
+    to send the rest: nothing is sent twice.
+    """
     if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > MAX_NAME:
         raise ValueError(
             f"campaign must be a name of 1 to {MAX_NAME} characters, e.g. campaign='nov-promo'"
@@ -46,24 +59,42 @@ def execute(
     journal = Journal(journal) if owned else journal
     try:
         with journal.lease(campaign) as lease:
-            result, run, interrupted = _run(
+            result, run, stopped = _run(
                 plan, client, account_id, lease, journal, workers, progress, resend_unknown
             )
     finally:
         if owned:
-            journal.close()
+            _close(journal)
     # Where the outcomes are recorded, so that result.sms.audit() can reconcile the cost.
     result.attrs["smsframe"] = {"campaign": campaign, "journal": journal.url}
     skipped = int((result["sms_status"] == "skipped").sum())
-    if interrupted:
-        warnings.warn(
-            f"campaign {campaign!r} interrupted: {skipped} rows not sent; run it again with "
-            "the same campaign name to send them (nothing is sent twice)",
-            stacklevel=4,
+    if stopped.interrupted:
+        unwaited = (
+            " (the calls in flight were not waited for: their rows show unknown here, and "
+            "journal.campaign(name) has their outcomes once they end)"
+            if stopped.abandoned
+            else ""
         )
-    elif skipped:
+        raise CampaignInterrupted(
+            f"campaign {campaign!r} interrupted: {skipped} rows not sent; {AGAIN}. "
+            f"The result so far is this exception's .result{unwaited}",
+            result,
+        )
+    if run.error is not None:
+        error = type(run.error)(f"{run.error}; {skipped} rows not sent: {AGAIN}")
+        error.result = result
+        raise error
+    if skipped:
         warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=4)
     return result
+
+
+def _close(journal: Journal) -> None:
+    """Close a journal the campaign opened; one that stopped answering is let go."""
+    try:
+        journal.close()
+    except JournalError as error:
+        log.warning("could not close the journal: %s", error)
 
 
 def _run(
@@ -75,17 +106,18 @@ def _run(
     workers: int,
     progress: bool,
     resend_unknown: bool,
-) -> tuple[pd.DataFrame, Run, bool]:
+) -> tuple[pd.DataFrame, Run, Stopped]:
     """The campaign, once this process holds its ``lease``: what is left to send, the
     balance check, the calls, and the outcomes read back from the journal."""
     campaign = lease.name
     rows = plan.rows
-    recorded = journal.campaign(campaign)
+    recorded_calls = journal.calls(campaign)
+    recorded = recipients_of(recorded_calls)
     to_send = _needs_call(rows, recorded, resend_unknown)
     calls = chunk_calls(
         rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
     )
-    calls["prior"] = _prior_calls(calls, recorded)
+    calls["resent"] = _resent(calls, recorded)
 
     # Pre-flight: nothing is sent unless the account can pay for it all.
     balance = client.balance().balance
@@ -95,14 +127,26 @@ def _run(
     journal.start_campaign(campaign, account_id, balance)
 
     run = Run(client, journal, lease)
-    interrupted = False
+    stopped = Stopped()
     if len(calls):
         groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
-        interrupted = run_calls(run, calls, workers=workers, progress=progress)
-        journal.finish_campaign(campaign, _balance_after(client))
-    result = _result(rows, journal.recipients(campaign), to_send, interrupted, run.stop_reason)
-    return result, run, interrupted
+        stopped = run_calls(run, calls, workers=workers, progress=progress)
+    recipients = None
+    if not stopped.abandoned and run.error is None:
+        try:
+            if len(calls):
+                journal.finish_campaign(campaign, _balance_after(client))
+            recipients = journal.recipients(campaign)
+        except JournalError as error:
+            run.halt("journal_unavailable", f"the campaign stopped: {error}", error)
+            run.error = run.error or error
+    if recipients is None and (stopped.abandoned or run.error is not None):
+        # The journal cannot be read (or is still being written): what this run knows.
+        this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
+        recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
+    result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
+    return result, run, stopped
 
 
 def _balance_after(client: SmsClient) -> int | None:
@@ -113,33 +157,43 @@ def _balance_after(client: SmsClient) -> int | None:
         return None
 
 
-def _needs_call(rows: pd.DataFrame, recorded: pd.DataFrame, resend_unknown: bool) -> np.ndarray:
+def _needs_call(
+    rows: pd.DataFrame, recorded: Recipients | None, resend_unknown: bool
+) -> np.ndarray:
     """Pending rows with no outcome in the journal worth keeping."""
     pending = (rows["sms_status"] == "pending").to_numpy()
-    if recorded.empty:
+    if recorded is None:
         return pending
-    keep = recorded["status"].ne("unknown") if resend_unknown else pd.Series(True, recorded.index)
-    done = pd.Index(recorded.loc[keep & ~recorded["retry"].astype(bool), "phone"])
-    return pending & (done.get_indexer(rows["sms_phone"].to_numpy(dtype=object)) < 0)
+    where = recorded.index(rows["sms_phone"].to_numpy(dtype=object))
+    calls = recorded.calls
+    again = calls["retry"].to_numpy(dtype=bool)
+    if resend_unknown:
+        again = again | (calls["status"] == "unknown").to_numpy()
+    listed = np.zeros(len(recorded.phone), dtype=bool)
+    listed[recorded.listed] = True  # listed in its call's FailPhone: failed for good
+    resend = again[recorded.call_of] & ~listed
+    return pending & ((where < 0) | resend[np.maximum(where, 0)])
 
 
-def _prior_calls(calls: pd.DataFrame, recorded: pd.DataFrame) -> list[str]:
-    """Per call, the journal's earlier calls of its numbers: part of the call's key, so
-    that a deliberate resend gets a new key and two runs of the same resend collide."""
-    if recorded.empty:
-        return [""] * len(calls)
-    call_of = dict(zip(recorded["phone"], recorded["call_id"], strict=True))
-    return [
-        ",".join(sorted({str(call_of[n]) for n in numbers if n in call_of}))
-        for numbers in calls["numbers"]
-    ]
+def _resent(calls: pd.DataFrame, recorded: Recipients | None) -> list[dict[str, int]]:
+    """Per call, its numbers that an earlier call of the campaign had, each with that
+    call's id: a deliberate resend takes them over from it (:meth:`Journal.record_intent`)."""
+    if recorded is None or not len(calls):
+        return [{} for _ in range(len(calls))]
+    phones = np.array([n for numbers in calls["numbers"] for n in numbers], dtype=object)
+    ids = recorded.call_ids(phones)
+    resent, start = [], 0
+    for numbers in calls["numbers"]:
+        mine, start = ids[start : start + len(numbers)], start + len(numbers)
+        resent.append({n: int(i) for n, i in zip(numbers, mine, strict=True) if i >= 0})
+    return resent
 
 
 def _result(
     rows: pd.DataFrame,
     recipients: Recipients | None,
     sent_now: np.ndarray,
-    interrupted: bool,
+    stop_token: str,
     stop_reason: str,
 ) -> pd.DataFrame:
     writer = OutcomeWriter(rows)
@@ -152,7 +206,7 @@ def _result(
         writer.write(positions, recipients, where[positions])
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):
-        reason = "interrupted" if interrupted else "campaign_stopped"
+        reason = stop_token or "campaign_stopped"
         writer.set(
             missing, status="skipped", reason=reason, detail=stop_reason or REASON_TEXT[reason]
         )

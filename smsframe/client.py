@@ -322,6 +322,11 @@ class SmsClient:
         )
         self._service = None
 
+    @property
+    def operation_timeout(self) -> float:
+        """Seconds for a whole answer to arrive."""
+        return self._transport.operation_timeout
+
     @classmethod
     def from_env(cls, **options) -> SmsClient:
         """A client from SMSFRAME_WSDL, SMSFRAME_ID, SMSFRAME_NAME and SMSFRAME_PASSWORD."""
@@ -496,12 +501,14 @@ class SmsClient:
                 ) from None
             raise OutcomeUnknown(
                 f"{operation}: the connection dropped after the request was sent "
-                f"({self._scrub(error, params)}); it may have been processed"
+                f"({self._scrub(error, params)}); it may have been processed",
+                transport=True,
             ) from None
         except requests.exceptions.Timeout:
             raise OutcomeUnknown(
                 f"{operation}: no answer within {self._transport.operation_timeout} s; "
-                "the request may have been processed"
+                "the request may have been processed",
+                transport=True,
             ) from None
         except (zeep.exceptions.ValidationError, ValueError, TypeError) as error:
             # Raised while building the envelope (e.g. a control character lxml cannot
@@ -513,7 +520,8 @@ class SmsClient:
             raise OutcomeUnknown(
                 f"{operation}: the provider's answer could not be read "
                 f"({self._scrub(error, params)}); "
-                "the request may have been processed"
+                "the request may have been processed",
+                transport=True,
             ) from None
         log.debug("%s answered in %.1f ms", operation, (time.monotonic() - started) * 1000)
         return answer

@@ -6,18 +6,35 @@
     ├── AccountError          the provider refused the account (.code, .meaning): fix it first
     ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
     ├── CampaignBusy          another process is sending the same campaign right now
+    ├── JournalError          the journal failed (locked, disk full, server down): .result
     ├── InvalidRequest        the request could not be built: nothing was sent
-    ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend
+    ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend;
+    │                         raised by a campaign whose provider went down: .result
     └── OutcomeUnknown        the request may have been processed: never resend blindly
+
+    KeyboardInterrupt
+    └── CampaignInterrupted   Ctrl-C (or Stop) during a campaign: .result
+
+A campaign that stops midway raises only once it has stopped cleanly: the calls in
+flight are finished and journaled, and ``error.result`` is the partial result frame
+(None when nothing was sent), as ``journal.campaign(name)`` also gives it.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from smsframe.codes import Code
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class SmsError(Exception):
     """Base of every error smsframe raises on purpose."""
+
+    #: The partial result of a campaign that stopped with this error (else None).
+    result: pd.DataFrame | None = None
 
 
 class AccountError(SmsError):
@@ -42,8 +59,13 @@ class OutcomeUnknown(SmsError):
     """The request reached the provider but its answer was lost or unreadable.
 
     It may have been processed (charged and delivered). Do not resend without
-    checking, or messages may go out twice.
+    checking, or messages may go out twice. ``transport``: the answer was lost on the
+    way (timeout, dropped connection, HTTP error), not an answer saying so.
     """
+
+    def __init__(self, message: str, *, transport: bool = False) -> None:
+        super().__init__(message)
+        self.transport = transport
 
 
 _ADVICE = {
@@ -66,6 +88,20 @@ class InsufficientBalance(SmsError):
             f"the plan costs {cost} messages but the balance is {balance}: recharge at least "
             f"{cost - balance} or send to fewer recipients; nothing was sent"
         )
+
+
+class JournalError(SmsError):
+    """The journal could not be read or written: locked by another process, disk full,
+    database server unreachable. A campaign stops cleanly first; nothing is sent twice."""
+
+
+class CampaignInterrupted(KeyboardInterrupt):
+    """The user interrupted a campaign (Ctrl-C, or Stop in Jupyter). No new call was
+    made after it; ``result`` has every row, those not sent ``skipped``."""
+
+    def __init__(self, message: str, result: pd.DataFrame | None = None) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 class CampaignBusy(SmsError):

@@ -5,6 +5,14 @@ is committed before the call and its outcome right after. A call with an
 intent and no outcome was interrupted: its outcome is unknown and it is never
 resent silently. The journal holds no password or credential.
 
+No number is sent a campaign's message twice, whatever the interleaving: this is
+enforced where an intent commits, in its own transaction, not by a check before it.
+The intent commits only while its process still holds the campaign's lease (a
+paused process that lost it cannot commit, so cannot call), and the ``claims``
+table refuses a number that is already in another intent of the campaign, whatever
+the chunking. A call is made only with a committed intent's id in hand. Every
+database error comes out as a :class:`~smsframe.errors.JournalError`.
+
 Default: a SQLite file ``smsframe-journal.sqlite`` in the working directory;
 any SQLAlchemy URL (PostgreSQL for a team).
 
@@ -18,8 +26,9 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
-import itertools
 import logging
 import os
 import socket
@@ -27,24 +36,24 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
 from smsframe.codes import CHINA
-from smsframe.errors import CampaignBusy
-from smsframe.outcomes import FAIL_PHONE, reason_for, rerun_resends
+from smsframe.errors import CampaignBusy, JournalError
+from smsframe.outcomes import NO_OUTCOME, RECIPIENT_COLUMNS, Recipients, recipients_of
 
 log = logging.getLogger("smsframe.journal")
 
 DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
 LEASE_TTL_S = 30.0
+LOCK_TIMEOUT_S = 30.0  # how long a SQLite write waits for another process's lock
 MAX_NAME = 200  # characters of a campaign name
 
 metadata = sa.MetaData()
@@ -99,6 +108,19 @@ calls_table = sa.Table(
     sa.UniqueConstraint("campaign", "call_key", name="one_intent_per_call"),
 )
 
+# Which call of its campaign each number belongs to: one row per (campaign, number),
+# written in the transaction of that call's intent. A number already claimed in the
+# campaign is refused, whatever the chunking; a deliberate resend takes it over only
+# from the call it names (compare and swap), so two resends never both go out.
+claims_table = sa.Table(
+    "claims",
+    metadata,
+    sa.Column("campaign", sa.String(MAX_NAME), primary_key=True),
+    sa.Column("phone", sa.String(64), primary_key=True),
+    sa.Column("call_id", sa.Integer, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 
 def digest(*parts: object) -> str:
     """A stable hex key of ``parts`` (sha256)."""
@@ -138,12 +160,44 @@ class Outcome:
     resend_safe: bool = False
 
 
+class IntentRefused(Exception):
+    """The journal would not commit an intent: its call must not be made."""
+
+
+class LeaseLost(IntentRefused):
+    """This process no longer holds the campaign's lease: another may be sending it."""
+
+
+class AlreadyClaimed(IntentRefused):
+    """A number of the call is in another intent of its campaign already."""
+
+
 _INTENT_COLUMNS = [*Intent.__dataclass_fields__, "recipients", "intent_at"]
 _INSERT_CALL = calls_table.insert()
 _RECORD_OUTCOME = (
     calls_table.update()
     .where(calls_table.c.id == sa.bindparam("call_id"))
     .values({name: sa.bindparam(name) for name in (*Outcome.__dataclass_fields__, "outcome_at")})
+)
+# The fence: a write that succeeds only while ``owner`` holds the campaign's lease. In
+# the intent's own transaction, it serialises with a takeover (both write that row).
+_FENCE = (
+    campaigns_table.update()
+    .where(
+        campaigns_table.c.name == sa.bindparam("campaign"),
+        campaigns_table.c.lease_owner == sa.bindparam("owner"),
+    )
+    .values(lease_owner=campaigns_table.c.lease_owner)
+)
+_CLAIM = claims_table.insert()
+_TAKE_OVER = (
+    claims_table.update()
+    .where(
+        claims_table.c.campaign == sa.bindparam("campaign"),
+        claims_table.c.phone == sa.bindparam("phone"),
+        claims_table.c.call_id == sa.bindparam("prior"),
+    )
+    .values(call_id=sa.bindparam("call_id"))
 )
 
 
@@ -173,15 +227,37 @@ class _Prepared:
         return converted if self.order is None else tuple(converted[n] for n in self.order)
 
 
+@dataclass(frozen=True)
+class _Claims:
+    """The numbers an intent claims in its campaign, and the lease it is made under."""
+
+    campaign: str
+    owner: str  # the lease holder's token: the intent commits only while it holds it
+    new: tuple[str, ...]  # numbers never called in the campaign
+    resent: Mapping[str, int]  # numbers called before: the id of each one's latest call
+
+
 @dataclass(eq=False)
 class _Record:
     """One call record waiting to be written, and what became of it."""
 
     statement: _Prepared
     parameters: tuple | dict
-    durable: bool
+    claims: _Claims | None = None  # an intent's; None for an outcome
     call_id: int | None = None
     error: Exception | None = None
+
+    @property
+    def durable(self) -> bool:  # an intent is synced to disk before its call
+        return self.claims is not None
+
+
+class _Fenced(Exception):
+    """An intent's campaign lease is no longer this process's (raised to roll back)."""
+
+
+class _Taken(Exception):
+    """A resent number's claim is no longer the call the intent names (to roll back)."""
 
 
 class _CallWriter:
@@ -195,25 +271,35 @@ class _CallWriter:
     (:class:`_Prepared`). On SQLite, a transaction of outcomes alone skips the sync
     to disk: losing one (to a power cut) leaves its call ``unknown``, never resent;
     an intent is always synced before its call.
+
+    An intent commits with its fence (the campaign's lease is still this process's)
+    and its claims (no number already in another intent of the campaign) in the same
+    transaction. A transaction that fails is retried record by record, so that each
+    record gets its own answer: an id, or an error (:class:`IntentRefused`,
+    :class:`JournalError`); no intent is ever left with neither.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, describe) -> None:
         self.engine = engine
+        self._describe = describe  # DBAPI error -> JournalError
         self._sqlite = engine.dialect.name == "sqlite"
         insert = _INSERT_CALL  # SQLite before 3.35 cannot return the id: lastrowid then
         if engine.dialect.insert_returning:
             insert = insert.returning(calls_table.c.id)
         self._intent = _Prepared(insert, engine.dialect, _INTENT_COLUMNS)
         self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
+        self._fence = _Prepared(_FENCE, engine.dialect)
+        self._claim = _Prepared(_CLAIM, engine.dialect)
+        self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
         self._connection = None  # the pool's DBAPI connection, kept while the journal is open
         self._durable = True  # its sync mode (SQLite)
         self._error: Exception | None = None  # of an outcome that could not be written
 
-    def intent(self, values: dict) -> int:
+    def intent(self, values: dict, claims: _Claims) -> int:
         """Write an intent, and everything queued before it; returns the call's id."""
-        record = _Record(self._intent, self._intent.parameters(values), durable=True)
+        record = _Record(self._intent, self._intent.parameters(values), claims)
         self._queue.append(record)
         with self._lock:
             self._drain()
@@ -222,12 +308,14 @@ class _CallWriter:
         self._drain_if_free()
         if error is not None:
             raise error
+        if record.call_id is None:  # never: a call is made only with a committed intent
+            raise JournalError("the journal did not confirm the call's intent; it was not made")
         return record.call_id
 
     def outcome(self, values: dict) -> None:
         """Queue an outcome: written now if nobody is writing, else by the writer at work
         before it lets go (:meth:`_drain_if_free`); an outcome's worker never waits."""
-        self._queue.append(_Record(self._outcome, self._outcome.parameters(values), False))
+        self._queue.append(_Record(self._outcome, self._outcome.parameters(values)))
         self._drain_if_free()
 
     def flush(self) -> None:
@@ -256,29 +344,87 @@ class _CallWriter:
                 self._lock.release()
 
     def _commit(self, batch: list[_Record]) -> None:
-        connection = self._connect(durable=any(record.durable for record in batch))
-        cursor = connection.cursor()
+        """Write ``batch`` in one transaction; on failure, each record in one of its own.
+        Never raises: every record ends with an id or an error."""
         try:
-            for record in batch:
-                cursor.execute(record.statement.sql, record.parameters)
-                if record.durable:  # an intent: its call's id
-                    row = cursor.fetchone() if cursor.description else (cursor.lastrowid,)
-                    record.call_id = row[0]
-            connection.commit()
-        except self.engine.dialect.loaded_dbapi.Error as error:
-            self._rollback(error, cursor)
+            ids = self._write(batch)
+        except Exception as error:
             if len(batch) > 1:  # whose record broke a rule? each in a transaction of its own
                 for record in batch:
                     self._commit([record])
                 return
             failed = batch[0]
-            failed.error = sa.exc.DBAPIError.instance(
-                failed.statement.sql, None, error, self.engine.dialect.loaded_dbapi.Error
-            )
+            failed.error = self._refusal(error, failed)
             if not failed.durable:  # nobody waits for an outcome: the next intent raises it
                 self._error = self._error or failed.error
+            return
+        for record, call_id in zip(batch, ids, strict=True):  # only once committed
+            record.call_id = call_id
+
+    def _write(self, batch: list[_Record]) -> list[int | None]:
+        connection = self._connect(durable=any(record.durable for record in batch))
+        cursor = connection.cursor()
+        try:
+            fenced = {(r.claims.campaign, r.claims.owner) for r in batch if r.durable}
+            for campaign, owner in fenced:
+                cursor.execute(
+                    self._fence.sql, self._fence.parameters({"campaign": campaign, "owner": owner})
+                )
+                if cursor.rowcount != 1:
+                    raise _Fenced(campaign)
+            ids = []
+            for record in batch:
+                cursor.execute(record.statement.sql, record.parameters)
+                if record.durable:  # an intent: its call's id, then its numbers claimed
+                    row = cursor.fetchone() if cursor.description else (cursor.lastrowid,)
+                    ids.append(row[0])
+                    self._claim_numbers(cursor, record.claims, row[0])
+                else:
+                    ids.append(None)
+            connection.commit()
+            return ids
+        except BaseException as error:
+            self._rollback(error, cursor)
+            raise
         finally:
             cursor.close()
+
+    def _claim_numbers(self, cursor, claims: _Claims, call_id: int) -> None:
+        common = {"campaign": claims.campaign, "call_id": call_id}
+        if claims.new:
+            cursor.executemany(
+                self._claim.sql,
+                [self._claim.parameters(common | {"phone": phone}) for phone in claims.new],
+            )
+        if claims.resent:
+            taken = 0
+            for phone, prior in claims.resent.items():  # rowcount of each, on every driver
+                cursor.execute(
+                    self._take_over.sql,
+                    self._take_over.parameters(common | {"phone": phone, "prior": prior}),
+                )
+                taken += cursor.rowcount
+            if taken != len(claims.resent):
+                raise _Taken(claims.campaign)
+
+    def _refusal(self, error: BaseException, record: _Record) -> Exception:
+        """What the worker of ``record`` is told of ``error``."""
+        if isinstance(error, _Fenced):
+            return LeaseLost(
+                f"campaign {error}: this process no longer holds its lease (paused past it, "
+                "or the journal stopped answering), and another process may be sending it"
+            )
+        integrity = self.engine.dialect.loaded_dbapi.IntegrityError
+        if record.durable and isinstance(error, _Taken | integrity):
+            return AlreadyClaimed(
+                f"a number of this call of {record.claims.campaign!r} is in another of its "
+                "intents already"
+            )
+        if isinstance(error, JournalError):
+            return error
+        if isinstance(error, Exception):
+            return self._describe(error)
+        return JournalError(f"the journal's write was interrupted ({error!r})")
 
     def _connect(self, durable: bool):
         if self._connection is None:
@@ -291,9 +437,14 @@ class _CallWriter:
             self._durable = durable
         return self._connection
 
-    def _rollback(self, error: Exception, cursor) -> None:
+    def _rollback(self, error: BaseException, cursor) -> None:
         connection, self._connection = self._connection, None
-        if self.engine.dialect.is_disconnect(error, connection, cursor):
+        if connection is None:
+            return
+        dbapi_error = self.engine.dialect.loaded_dbapi.Error
+        if isinstance(error, dbapi_error) and self.engine.dialect.is_disconnect(
+            error, connection, cursor
+        ):
             connection.invalidate()
             return
         try:
@@ -309,7 +460,8 @@ class _CallWriter:
         finally:
             with self._lock:
                 if self._connection is not None:
-                    self._connection.close()
+                    with contextlib.suppress(Exception):  # a dead server: nothing to close
+                        self._connection.close()
                     self._connection = None
 
 
@@ -320,6 +472,7 @@ class Lease:
     name: str
     ttl: float
     until: float  # time.time() when it runs out, as of its last renewal
+    owner: str = ""  # "host:pid:token", as the journal records the holder
     lost: threading.Event = field(default_factory=threading.Event)
 
     def held(self) -> bool:
@@ -327,22 +480,55 @@ class Lease:
         return not self.lost.is_set() and time.time() < self.until - self.ttl / 3
 
 
+def _translated(method):
+    """Database errors out of a :class:`Journal` method as :class:`JournalError`."""
+
+    @functools.wraps(method)
+    def translated(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as error:
+            raise self._error(error) from error
+
+    return translated
+
+
 class Journal:
-    """The journal on one database."""
+    """The journal on one database.
+
+    Every database error comes out as a :class:`~smsframe.errors.JournalError` that
+    says what happened and what to do. ``lock_timeout``: seconds a SQLite write waits
+    for another process holding the file (a campaign running or paused on it).
+    """
 
     lease_ttl = LEASE_TTL_S  # seconds a campaign's lease lasts unless renewed
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
         self.url = url or DEFAULT_URL
-        self.engine = sa.create_engine(self.url, **_engine_options(self.url))
+        self.lock_timeout = lock_timeout
+        self.engine = sa.create_engine(self.url, **_engine_options(self.url, lock_timeout))
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        _create_tables(self.engine)
-        self._calls = _CallWriter(self.engine)
+        try:
+            _create_tables(self.engine)
+        except sa.exc.SQLAlchemyError as error:
+            self.engine.dispose()
+            raise self._error(error) from error
+        self._calls = _CallWriter(self.engine, self._error)
 
     def __repr__(self) -> str:
-        return f"<Journal {self.engine.url.render_as_string(hide_password=True)}>"
+        return f"<Journal {self.where}>"
 
+    @property
+    def where(self) -> str:
+        """The journal's URL with any password masked."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def _error(self, error: Exception) -> JournalError:
+        """``error`` of the database as a :class:`JournalError` saying what to do."""
+        return journal_error(error, self.where, self.lock_timeout)
+
+    @_translated
     def close(self) -> None:
         try:
             self._calls.close()
@@ -350,6 +536,7 @@ class Journal:
             self.engine.dispose()
 
     # -- campaigns -----------------------------------------------------------
+    @_translated
     def start_campaign(self, name: str, account_id: int, balance_before: int) -> None:
         """Record the account and, on the first run, the balance before sending."""
         self._ensure_campaign(name)
@@ -382,9 +569,8 @@ class Journal:
         whose database stopped answering, may have lost the campaign to another.
         """
         ttl = self.lease_ttl if ttl is None else ttl
-        self._ensure_campaign(name)
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        held = Lease(name, ttl, time.time() + ttl)
+        held = Lease(name, ttl, time.time() + ttl, owner=me)
         self._acquire(name, me, ttl)
         stop = threading.Event()
         renew = threading.Thread(
@@ -396,14 +582,22 @@ class Journal:
         finally:
             stop.set()
             renew.join()
+            self._release(name, me)
+
+    def _release(self, name: str, me: str) -> None:
+        try:
             with self.engine.begin() as db:
                 db.execute(
                     campaigns_table.update()
                     .where(campaigns_table.c.name == name, campaigns_table.c.lease_owner == me)
                     .values(lease_owner=None, lease_until=None)
                 )
+        except sa.exc.SQLAlchemyError as error:  # it runs out by itself
+            log.warning("could not release the lease of %s: %s", name, self._error(error))
 
+    @_translated
     def _acquire(self, name: str, me: str, ttl: float) -> None:
+        self._ensure_campaign(name)
         table = campaigns_table.c
         with self.engine.begin() as db:
             owner, until = db.execute(
@@ -448,6 +642,7 @@ class Journal:
                 return
             lease.until = until
 
+    @_translated
     def finish_campaign(self, name: str, balance_after: int | None) -> None:
         with self.engine.begin() as db:
             db.execute(
@@ -456,6 +651,7 @@ class Journal:
                 .values(balance_after=balance_after)
             )
 
+    @_translated
     def campaign_info(self, name: str) -> dict | None:
         """The campaigns row of ``name`` (account_id, created_at, balance_before,
         balance_after), or None when the journal has no such campaign."""
@@ -464,6 +660,7 @@ class Journal:
             row = db.execute(query).mappings().first()
         return None if row is None else dict(row)
 
+    @_translated
     def campaigns(self) -> pd.DataFrame:
         """Every campaign with its recipients per status."""
         with self.engine.connect() as db:
@@ -477,6 +674,7 @@ class Journal:
         return frame.join(counts, on="name")
 
     # -- timestamps ----------------------------------------------------------
+    @_translated
     def group_timestamps(self, campaign: str, groups: pd.DataFrame) -> dict[str, int]:
         """The Timestamp of each group (``group_key``, ``message_hash``, wanted ``timestamp``):
         the one recorded for it, else the first free one from ``timestamp`` on for its
@@ -534,21 +732,38 @@ class Journal:
         return recorded
 
     # -- calls -----------------------------------------------------------------
-    def record_intent(self, intent: Intent) -> int:
-        """Commit what a call is about to do; returns the call's id."""
+    def record_intent(
+        self, intent: Intent, lease: Lease, resent: Mapping[str, int] | None = None
+    ) -> int:
+        """Commit what a call is about to do; returns the call's id. Make the call only
+        with that id in hand.
+
+        The intent commits only while ``lease`` is still this process's, and only if
+        none of its numbers is in another intent of the campaign, except those in
+        ``resent`` (a deliberate resend: number -> id of its latest call, which it
+        takes the number over from). Otherwise it raises :class:`LeaseLost` or
+        :class:`AlreadyClaimed` (nothing committed: do not call), or
+        :class:`JournalError` when the database fails.
+        """
+        if lease.name != intent.campaign:
+            raise ValueError(f"the lease is of {lease.name!r}, the intent of {intent.campaign!r}")
+        resent = resent or {}
         values = vars(intent) | {
             "scheduled_for": _utc(intent.scheduled_for),
             "numbers": ";".join(intent.numbers),
             "recipients": len(intent.numbers),
             "intent_at": now(),
         }
-        return self._calls.intent(values)
+        new = intent.numbers if not resent else tuple(n for n in intent.numbers if n not in resent)
+        claims = _Claims(intent.campaign, lease.owner, new, resent)
+        return self._calls.intent(values, claims)
 
     def record_outcome(self, call_id: int, outcome: Outcome) -> None:
         """Record what a call did: committed at once, or with the next record and
         always before the journal is read."""
         self._calls.outcome(vars(outcome) | {"call_id": call_id, "outcome_at": now()})
 
+    @_translated
     def calls(self, campaign: str) -> pd.DataFrame:
         """Every call of ``campaign`` in the order they were made."""
         self._calls.flush()
@@ -558,7 +773,7 @@ class Journal:
         # A call with an intent and no outcome was interrupted: nobody knows.
         missing = frame["status"].isna()
         frame.loc[missing, "status"] = "unknown"
-        frame.loc[missing, "detail"] = "interrupted between the call and its answer"
+        frame.loc[missing, "detail"] = NO_OUTCOME
         return frame
 
     def campaign(self, name: str) -> pd.DataFrame:
@@ -571,58 +786,14 @@ class Journal:
         recipients = self.recipients(name)
         if recipients is None:
             return pd.DataFrame(columns=RECIPIENT_COLUMNS)
-        rows = recipients.calls.iloc[recipients.call_of].reset_index(drop=True)
-        rows.insert(0, "phone", recipients.phone.to_numpy(dtype=object))
-        rows.loc[recipients.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
-        return rows
+        return recipients.frame()
 
     def recipients(self, name: str) -> Recipients | None:
         """The recipients of campaign ``name`` by call, as :meth:`campaign` gives them one
         row each, without that frame (None: no calls)."""
-        calls = self.calls(name)
-        if calls.empty:
-            return None
-        # What a call says of all its numbers, decided once per call ...
-        calls["reason"] = [
-            reason_for(status, state, False, bool(safe))
-            for status, state, safe in zip(
-                calls["status"], calls["state"], calls["resend_safe"], strict=True
-            )
-        ]
-        calls["retry"] = [
-            status == "failed" and bool(safe) and rerun_resends(operation, state)
-            for status, safe, operation, state in zip(
-                calls["status"],
-                calls["resend_safe"],
-                calls["operation"],
-                calls["state"],
-                strict=True,
-            )
-        ]
-        calls["outcome_at"] = pd.to_datetime(calls["outcome_at"], utc=True)
-        calls["scheduled_for"] = pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(
-            CHINA
-        )
-        calls = calls.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
-        # ... then it goes to each of its numbers, the latest call of a number winning ...
-        numbers = [text.split(";") for text in calls["numbers"]]
-        phone = np.array(list(itertools.chain.from_iterable(numbers)), dtype=object)
-        call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
-        index = pd.Index(phone)
-        if not index.is_unique:  # its hash table serves the lookups too, when it is
-            latest = ~index.duplicated(keep="last")
-            phone, call_of = phone[latest], call_of[latest]
-            index = pd.Index(phone)
-        # ... but the numbers it listed in FailPhone fail, one by one.
-        fail_phone = calls["fail_phone"].fillna("")
-        listing = np.flatnonzero(
-            (calls["status"].isin(["sent", "scheduled"]) & fail_phone.ne("")).to_numpy()
-        )
-        listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
-        candidates = np.flatnonzero(np.isin(call_of, listing))
-        listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
-        return Recipients(calls[RECIPIENT_COLUMNS[1:]], index, call_of, listed)
+        return recipients_of(self.calls(name))
 
+    @_translated
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
         """Scheduled batches: campaign, scheduled_for (China Standard Time), batch_id,
         calls, recipients and cost. ``upcoming``: only those still to go out.
@@ -654,35 +825,33 @@ class Journal:
         return batches.sort_values("scheduled_for", ignore_index=True)[columns]
 
 
-@dataclass(frozen=True)
-class Recipients:
-    """A campaign's recipients by call: ``phone[i]`` got the outcome of
-    ``calls.iloc[call_of[i]]``, except the positions ``listed``, whose numbers that
-    call's FailPhone listed (they failed: :data:`FAIL_PHONE`)."""
-
-    calls: pd.DataFrame
-    phone: pd.Index  # unique
-    call_of: np.ndarray
-    listed: np.ndarray
-
-    def index(self, phones: np.ndarray) -> np.ndarray:
-        """The recipient of each of ``phones`` (-1: none)."""
-        return self.phone.get_indexer(phones)
+_AGAIN = "then run the campaign again with the same name: nothing is sent twice"
 
 
-RECIPIENT_COLUMNS = [
-    "phone",
-    "status",
-    "reason",
-    "state",
-    "detail",
-    "batch_id",
-    "timestamp",
-    "scheduled_for",
-    "sent_at",
-    "retry",
-    "call_id",
-]
+def journal_error(error: BaseException, where: str, lock_timeout: float) -> JournalError:
+    """A database ``error`` of the journal at ``where`` as a :class:`JournalError` that
+    says what happened and what to do."""
+    cause = getattr(error, "orig", None) or error  # the driver's own, under SQLAlchemy's
+    first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+    text = first_line.lower()
+    if "locked" in text:
+        advice = (
+            f"is locked by another process (a campaign running or paused on it, or a program "
+            f"holding the file) for more than {lock_timeout:g} s: let that process finish or "
+            f"stop it, {_AGAIN}"
+        )
+    elif "disk is full" in text or "no space" in text or "disk full" in text:
+        advice = f"cannot grow: the disk holding it is full. Free some space, {_AGAIN}"
+    elif "readonly" in text or "read-only" in text or "unable to open" in text:
+        advice = "cannot be written: check that its folder exists and is writable"
+    elif isinstance(cause, sa.exc.InterfaceError | sa.exc.OperationalError) or any(
+        word in text
+        for word in ("connect", "terminat", "server closed", "shut down", "broken pipe")
+    ):
+        advice = f"stopped answering: check that its database server is up, {_AGAIN}"
+    else:
+        advice = f"failed: check the database, {_AGAIN}"
+    return JournalError(f"the journal {where} {advice} ({first_line})")
 
 
 def _dead(owner: str) -> bool:
@@ -718,7 +887,10 @@ def _create_tables(engine: sa.Engine) -> None:
     to create them: the losers get an error (table exists, duplicate key) and look again."""
     for attempt in range(5):
         try:
+            had_claims = sa.inspect(engine).has_table(claims_table.name)
             metadata.create_all(engine)
+            if not had_claims:
+                _claim_recorded_calls(engine)
             return
         except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
             if attempt == 4:
@@ -726,9 +898,28 @@ def _create_tables(engine: sa.Engine) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-def _engine_options(url: str) -> dict:
+def _claim_recorded_calls(engine: sa.Engine) -> None:
+    """Fill a new claims table from the calls of a journal that had none (written by an
+    earlier smsframe): each number claimed by its latest call."""
+    calls = calls_table.c
+    with engine.begin() as db:
+        if db.execute(sa.select(claims_table.c.call_id).limit(1)).first() is not None:
+            return  # another process filled it
+        latest: dict[tuple[str, str], int] = {}
+        rows = db.execute(sa.select(calls.campaign, calls.id, calls.numbers).order_by(calls.id))
+        for campaign, call_id, numbers in rows:
+            for phone in numbers.split(";"):
+                latest[campaign, phone] = call_id
+        if latest:
+            db.execute(
+                claims_table.insert(),
+                [{"campaign": c, "phone": p, "call_id": i} for (c, p), i in latest.items()],
+            )
+
+
+def _engine_options(url: str, lock_timeout: float) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+        return {"connect_args": {"timeout": lock_timeout, "check_same_thread": False}}
     return {"pool_pre_ping": True}
 
 

@@ -7,15 +7,13 @@ sms_timestamp, sms_state, sms_status, sms_detail, sms_batch_id, sms_sent_at
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import itertools
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from smsframe.codes import decode
-
-if TYPE_CHECKING:
-    from smsframe.journal import Recipients
+from smsframe.codes import CHINA, decode
 
 STATUSES = ["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
@@ -29,7 +27,11 @@ REASON_TEXT = {
     "outcome_unknown": "the call may or may not have been processed; check before resending",
     "campaign_stopped": "not sent: the campaign stopped on an account-level refusal",
     "interrupted": "not sent: the campaign was interrupted",
+    "lease_lost": "not sent: this process lost its hold on the campaign to another",
+    "journal_unavailable": "not sent: the journal stopped answering; nothing was sent twice",
 }
+# What a call with an intent and no outcome says: it was interrupted, nobody knows.
+NO_OUTCOME = "interrupted between the call and its answer"
 
 # What a number listed in the FailPhone of an accepted call gets.
 FAIL_PHONE = {
@@ -60,6 +62,98 @@ def rerun_resends(operation: str, state: object) -> bool:
         return True
     code = decode(operation, int(state))
     return code.resend_safe and (code.transient or code.account_level)
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """A campaign's recipients by call: ``phone[i]`` got the outcome of
+    ``calls.iloc[call_of[i]]``, except the positions ``listed``, whose numbers that
+    call's FailPhone listed (they failed: :data:`FAIL_PHONE`)."""
+
+    calls: pd.DataFrame
+    phone: pd.Index  # unique
+    call_of: np.ndarray
+    listed: np.ndarray
+
+    def index(self, phones: np.ndarray) -> np.ndarray:
+        """The recipient of each of ``phones`` (-1: none)."""
+        return self.phone.get_indexer(phones)
+
+    def call_ids(self, phones: np.ndarray) -> np.ndarray:
+        """The id of the latest call of each of ``phones`` (-1: never called)."""
+        where = self.index(phones)
+        ids = self.calls["call_id"].to_numpy(dtype="int64")[self.call_of]
+        return np.where(where >= 0, ids[where], -1)
+
+    def frame(self) -> pd.DataFrame:
+        """One row per recipient (:data:`RECIPIENT_COLUMNS`)."""
+        rows = self.calls.iloc[self.call_of].reset_index(drop=True)
+        rows.insert(0, "phone", self.phone.to_numpy(dtype=object))
+        rows.loc[self.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
+        return rows
+
+
+RECIPIENT_COLUMNS = [
+    "phone",
+    "status",
+    "reason",
+    "state",
+    "detail",
+    "batch_id",
+    "timestamp",
+    "scheduled_for",
+    "sent_at",
+    "retry",
+    "call_id",
+]
+
+
+def recipients_of(calls: pd.DataFrame) -> Recipients | None:
+    """The recipients of a campaign's ``calls`` (the journal's rows, in the order they
+    were made), each with the outcome of its latest call (None: no calls).
+
+    A call with an intent and no outcome was interrupted: its numbers are ``unknown``.
+    """
+    if calls.empty:
+        return None
+    calls = calls.copy()
+    missing = calls["status"].isna()
+    calls.loc[missing, "status"] = "unknown"
+    calls.loc[missing, "detail"] = NO_OUTCOME
+    # What a call says of all its numbers, decided once per call ...
+    calls["reason"] = [
+        reason_for(status, state, False, bool(safe))
+        for status, state, safe in zip(
+            calls["status"], calls["state"], calls["resend_safe"], strict=True
+        )
+    ]
+    calls["retry"] = [
+        status == "failed" and bool(safe) and rerun_resends(operation, state)
+        for status, safe, operation, state in zip(
+            calls["status"], calls["resend_safe"], calls["operation"], calls["state"], strict=True
+        )
+    ]
+    calls["outcome_at"] = pd.to_datetime(calls["outcome_at"], utc=True)
+    calls["scheduled_for"] = pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(CHINA)
+    calls = calls.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
+    # ... then it goes to each of its numbers, the latest call of a number winning ...
+    numbers = [text.split(";") for text in calls["numbers"]]
+    phone = np.array(list(itertools.chain.from_iterable(numbers)), dtype=object)
+    call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
+    index = pd.Index(phone)
+    if not index.is_unique:  # its hash table serves the lookups too, when it is
+        latest = ~index.duplicated(keep="last")
+        phone, call_of = phone[latest], call_of[latest]
+        index = pd.Index(phone)
+    # ... but the numbers it listed in FailPhone fail, one by one.
+    fail_phone = calls["fail_phone"].fillna("")
+    listing = np.flatnonzero(
+        (calls["status"].isin(["sent", "scheduled"]) & fail_phone.ne("")).to_numpy()
+    )
+    listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
+    candidates = np.flatnonzero(np.isin(call_of, listing))
+    listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
+    return Recipients(calls[RECIPIENT_COLUMNS[1:]].reset_index(drop=True), index, call_of, listed)
 
 
 class OutcomeWriter:

@@ -3,30 +3,43 @@ every call, retries only where a resend is safe, and a clean stop.
 
 The runner works on a call table (:func:`smsframe.plan.chunk_calls`) and
 records everything in the journal; the per-row outcomes are read back from the
-journal (:mod:`smsframe.campaign`).
+journal (:mod:`smsframe.campaign`). It also keeps what each of its calls did in
+memory (:attr:`Run.records`), so that a campaign whose journal stops answering
+still returns what was sent.
+
+A call is made only with a committed intent's id in hand. The run stops making
+calls (:meth:`Run.halt`) on the first of: an account-level refusal, the lease lost,
+the journal failing, the provider unreachable for :data:`OUTAGE_AFTER` calls in a
+row, or the user's interrupt; the calls in flight finish and are journaled.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 
 import pandas as pd
-import sqlalchemy as sa
 from tqdm.auto import tqdm
 
 from smsframe.client import SendResult, SmsClient
 from smsframe.codes import decode
-from smsframe.errors import InvalidRequest, OutcomeUnknown, ProviderUnavailable
-from smsframe.journal import Intent, Journal, Lease, Outcome, digest
+from smsframe.errors import (
+    InvalidRequest,
+    JournalError,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    SmsError,
+)
+from smsframe.journal import AlreadyClaimed, Intent, Journal, Lease, LeaseLost, Outcome, digest
 
 log = logging.getLogger("smsframe.runner")
 
 ATTEMPTS = 3  # tries of one call while the provider certainly did not accept it
 BACKOFF_S = 0.2  # first pause between tries; doubles each time
+OUTAGE_AFTER = 5  # calls in a row that could not reach the provider: it is down
+GRACE_S = 5.0  # beyond the client's operation timeout, for the calls in flight to finish
 
 
 @dataclass
@@ -38,31 +51,36 @@ class Run:
     lease: Lease  # this process's hold on the campaign: no call is made once it is lost
     backoff_s: float = BACKOFF_S
     stop: threading.Event = field(default_factory=threading.Event)
-    stop_reason: str = ""
+    stop_token: str = ""  # why it stopped: a reason token (outcomes.REASON_TEXT)
+    stop_reason: str = ""  # ... and in words
+    error: SmsError | None = None  # what the campaign raises once stopped, if anything
+    # This run's calls by id: the intent's values, then the outcome's (in memory).
+    records: dict[int, dict] = field(default_factory=dict)
+    _failures_in_a_row: int = 0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def campaign(self) -> str:
         return self.lease.name
 
-    def halt(self, reason: str) -> None:
-        if not self.stop.is_set():
-            self.stop_reason = reason
-            self.stop.set()
+    def halt(self, token: str, reason: str, error: SmsError | None = None) -> None:
+        """Make no new call; the first cause given is the one reported."""
+        with self._count_lock:
+            if not self.stop.is_set():
+                self.stop_token, self.stop_reason, self.error = token, reason, error
+                self.stop.set()
 
     # -- one call, with its retries ------------------------------------------
     def execute(self, call: dict) -> None:
         """Make one call, journaled, retried while a resend is safe and worth it."""
         numbers = tuple(call["numbers"])
-        prior = call["prior"]
+        resent: dict[str, int] = call["resent"]
         for attempt in range(ATTEMPTS):
             if not self.lease.held():
-                self.halt(
-                    f"the campaign stopped: this process lost its hold on {self.campaign!r} "
-                    "(paused too long, or the journal stopped answering) and another may "
-                    "be sending it"
-                )
+                self._lease_lost()
             if self.stop.is_set():
                 return
+            prior = ",".join(sorted({str(i) for i in resent.values()}))
             intent = Intent(
                 campaign=self.campaign,
                 call_key=digest(self.campaign, call["group_key"], ";".join(numbers), prior),
@@ -75,34 +93,60 @@ class Run:
                 numbers=numbers,
                 parts=int(call["parts"]),
             )
-            try:
-                call_id = self.journal.record_intent(intent)
-            except sa.exc.IntegrityError:  # this very call is journaled already: never again
-                log.warning("call %s of %s is journaled already", intent.call_key, self.campaign)
+            call_id = self._record_intent(intent, resent)
+            if call_id is None:  # no committed intent: no call
                 return
+            self.records[call_id] = vars(intent) | {
+                "id": call_id,
+                "numbers": ";".join(numbers),
+                "status": None,  # no outcome yet: unknown if it never comes
+                "resend_safe": False,
+            }
             outcome = self._call(call, intent)
+            self.records[call_id] |= vars(outcome) | {"outcome_at": pd.Timestamp.now("UTC")}
             self.journal.record_outcome(call_id, outcome)
             code = decode(intent.operation, outcome.state) if outcome.state is not None else None
             if code is not None and code.account_level:
-                self.halt(f"the campaign stopped: {code}")
+                self.halt("campaign_stopped", f"the campaign stopped: {code}")
             retry = outcome.resend_safe and (code is None or code.transient)
             if not retry or attempt == ATTEMPTS - 1:
                 return
-            prior = intent.call_key
-            time.sleep(self.backoff_s * 2**attempt)
+            resent = dict.fromkeys(numbers, call_id)
+            self.stop.wait(self.backoff_s * 2**attempt)
+
+    def _record_intent(self, intent: Intent, resent: dict[str, int]) -> int | None:
+        try:
+            return self.journal.record_intent(intent, self.lease, resent)
+        except LeaseLost:
+            self._lease_lost()
+        except AlreadyClaimed:  # its numbers belong to another intent: never again
+            log.warning("call %s of %s is journaled already", intent.call_key, self.campaign)
+        except JournalError as error:
+            self.halt("journal_unavailable", f"the campaign stopped: {error}", error)
+        return None
+
+    def _lease_lost(self) -> None:
+        self.halt(
+            "lease_lost",
+            f"the campaign stopped: this process lost its hold on {self.campaign!r} "
+            "(paused too long, or the journal stopped answering) and another may be sending it",
+        )
 
     def _call(self, call: dict, intent: Intent) -> Outcome:
         try:
             result = self._send(call, intent)
         except ProviderUnavailable as error:
+            self._count(error)
             return Outcome("failed", detail=str(error), resend_safe=True)
         except OutcomeUnknown as error:
+            self._count(error)
             return Outcome("unknown", detail=str(error))
         except InvalidRequest as error:
             return Outcome("failed", detail=str(error))
         except Exception as error:  # a bug must cost one call's rows, never the campaign
             log.exception("unexpected error in a call of %s", self.campaign)
             return Outcome("unknown", detail=f"unexpected error: {error!r}"[:300])
+        self._count(None)
         return Outcome(
             status=result.status,
             state=result.state,
@@ -111,6 +155,20 @@ class Run:
             detail=_detail(result),
             resend_safe=result.code.resend_safe and not result.ok,
         )
+
+    def _count(self, error: SmsError | None) -> None:
+        """Count calls in a row that could not reach the provider (an answer resets it);
+        after :data:`OUTAGE_AFTER` of them the provider is down: stop."""
+        reached = error is None or not getattr(error, "transport", True)
+        with self._count_lock:
+            self._failures_in_a_row = 0 if reached else self._failures_in_a_row + 1
+            down = self._failures_in_a_row >= OUTAGE_AFTER
+        if down:
+            reason = (
+                f"the provider stopped answering: {OUTAGE_AFTER} calls in a row could not "
+                f"reach it (last: {error})"
+            )
+            self.halt("provider_unavailable", reason, ProviderUnavailable(reason))
 
     def _send(self, call: dict, intent: Intent) -> SendResult:
         message, numbers = call["message"], intent.numbers
@@ -131,32 +189,48 @@ def _detail(result: SendResult) -> str:
     return result.meaning
 
 
-def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool = True) -> bool:
+@dataclass(frozen=True)
+class Stopped:
+    """How :func:`run_calls` ended when the user interrupted it."""
+
+    interrupted: bool = False  # Ctrl-C (or Stop): no new call after it
+    abandoned: bool = False  # a second Ctrl-C: calls still in flight were not waited for
+
+
+def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool = True) -> Stopped:
     """Make ``calls`` with ``workers`` threads under one progress bar counting recipients.
 
-    Returns whether the user interrupted the run (KeyboardInterrupt): then no new
-    call starts, the calls in flight finish and are journaled.
+    On KeyboardInterrupt no new call starts and the calls in flight finish (within the
+    client's operation timeout) and are journaled; a second KeyboardInterrupt stops the
+    wait: those calls finish in the background, their outcomes still journaled.
     """
-    interrupted = False
     bar = tqdm(
         total=int(calls["recipients"].sum()) if len(calls) else 0,
         unit="recipient",
         desc=run.campaign,
         disable=not progress,
     )
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe") as pool:
-        sizes: dict[Future, int] = {
-            pool.submit(run.execute, call): len(call["numbers"])
-            for call in calls.to_dict("records")
-        }
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe")
+    stopped = Stopped()
+    sizes: dict[Future, int] = {}
+    try:
+        for call in calls.to_dict("records"):
+            sizes[pool.submit(run.execute, call)] = len(call["numbers"])
+        for future in as_completed(sizes):  # one waiter, not one per wait() call
+            future.result()
+            bar.update(sizes[future])
+    except KeyboardInterrupt:
+        run.halt("interrupted", "interrupted by the user")
+        stopped = Stopped(interrupted=True, abandoned=True)
         try:
-            for future in as_completed(sizes):  # one waiter, not one per wait() call
-                future.result()
-                bar.update(sizes[future])
+            _, pending = wait(sizes, timeout=run.client.operation_timeout + GRACE_S)
+            stopped = Stopped(interrupted=True, abandoned=bool(pending))
         except KeyboardInterrupt:
-            interrupted = True
-            run.halt("interrupted by the user")
-            for future in sizes:
-                future.result()
-    bar.close()
-    return interrupted
+            pass
+    except BaseException as error:  # a bug: no new call, the calls in flight finish
+        run.halt("campaign_stopped", f"the campaign stopped on an internal error: {error!r}")
+        raise
+    finally:
+        pool.shutdown(wait=not stopped.abandoned, cancel_futures=True)
+        bar.close()
+    return stopped

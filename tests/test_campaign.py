@@ -200,10 +200,10 @@ def test_wrong_password_raises_account_error_before_anything_is_sent(sim, journa
     assert sim.requests["SendMessage"] == 0
 
 
-def send_stopped_midway(sim, journal, stop, match: str) -> pd.Series:
+def send_stopped_midway(sim, journal, stop, match: str, reason: str) -> pd.Series:
     """Send 400 rows, 10 a call, one call at a time (60 ms each) while ``stop`` runs
     0.5 s in: the campaign stops with a warning matching ``match``, what was not sent
-    comes back ``skipped``. Returns the counts by status."""
+    comes back ``skipped`` for ``reason``. Returns the counts by status."""
     client = SmsClient(sim.wsdl_url, *ACCOUNT)
     timer = threading.Timer(0.5, stop)
     timer.start()
@@ -212,7 +212,7 @@ def send_stopped_midway(sim, journal, stop, match: str) -> pd.Series:
     timer.join()
     counts = out["sms_status"].value_counts()
     assert counts["sent"] > 0 and counts["skipped"] > 0
-    assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "campaign_stopped").all()
+    assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == reason).all()
     assert len(sim.deliveries()) == counts["sent"]
     failed = out.loc[out["sms_status"] == "failed"]
     assert failed["sms_state"].eq(0).all()  # only from the account's refusal
@@ -223,7 +223,7 @@ def test_account_level_refusal_mid_campaign_stops_and_skips_the_rest(journal):
     with Simulator(latency_ms=60) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
         disable = partial(sim.update_account, ACCOUNT[0], disabled=True)
-        counts = send_stopped_midway(sim, journal, disable, match="stopped")
+        counts = send_stopped_midway(sim, journal, disable, "stopped", "campaign_stopped")
         assert counts["failed"] == 10  # the one call that got the refusal
         # Once the account is fixed, a re-run sends the refused and the skipped rows.
         sim.update_account(ACCOUNT[0], disabled=False)
@@ -250,6 +250,8 @@ def test_a_campaign_that_loses_its_lease_stops_sending(tmp_path):
 
     with Simulator(latency_ms=60) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        counts = send_stopped_midway(sim, journal, take_over, match="lost its hold on 'c1'")
+        counts = send_stopped_midway(
+            sim, journal, take_over, "lost its hold on 'c1'", "lease_lost"
+        )
         assert counts["sent"] + counts["skipped"] == 400
     journal.close()

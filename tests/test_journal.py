@@ -4,6 +4,7 @@ scheduled list, the campaign lease, and no password stored anywhere."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -23,16 +24,18 @@ import sqlalchemy as sa
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
-from smsframe.errors import CampaignBusy
+from smsframe.errors import CampaignBusy, JournalError
 from smsframe.journal import (
-    RECIPIENT_COLUMNS,
+    AlreadyClaimed,
     Intent,
     Journal,
     Lease,
+    LeaseLost,
     Outcome,
     campaigns_table,
     digest,
 )
+from smsframe.outcomes import RECIPIENT_COLUMNS
 from smsframe.simulator import Simulator
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -52,6 +55,23 @@ def journal(journal_url):
     journal = Journal(journal_url)
     yield journal
     journal.close()
+
+
+@pytest.fixture
+def record(journal):
+    """``record(intent, resent=None)``: ``journal.record_intent`` under the campaign's
+    lease, taken on its first intent and held until the test ends."""
+    with contextlib.ExitStack() as stack:
+        leases: dict[str, Lease] = {}
+        taking = threading.Lock()  # the test's threads share one lease
+
+        def record(call: Intent, resent: dict[str, int] | None = None) -> int:
+            with taking:
+                if call.campaign not in leases:
+                    leases[call.campaign] = stack.enter_context(journal.lease(call.campaign))
+            return journal.record_intent(call, leases[call.campaign], resent)
+
+        yield record
 
 
 def intent(campaign: str, numbers: list[str], key: str = "", **fields) -> Intent:
@@ -118,9 +138,9 @@ def test_many_openers_of_a_new_journal_at_once_all_succeed(journal_url):
 # -- intents and outcomes -------------------------------------------------------
 
 
-def test_intent_without_outcome_is_unknown_then_the_outcome_is_recorded(journal):
+def test_intent_without_outcome_is_unknown_then_the_outcome_is_recorded(journal, record):
     at = datetime(2031, 1, 1, 9, 0, tzinfo=CHINA)
-    call_id = journal.record_intent(
+    call_id = record(
         intent("c", ["13900000001", "13900000002"], operation="SendTimer", scheduled_for=at)
     )
     calls = journal.calls("c")
@@ -154,18 +174,114 @@ def test_intent_without_outcome_is_unknown_then_the_outcome_is_recorded(journal)
     assert now - timedelta(minutes=1) < intent_at <= outcome_at <= now
 
 
-def test_one_intent_per_call_key_and_campaign(journal):
+def test_one_intent_per_call_key_and_campaign(journal, record):
     first = intent("c", ["13900000001"], key="k")
-    journal.record_intent(first)
-    with pytest.raises(sa.exc.IntegrityError):
-        journal.record_intent(first)
+    record(first)
+    with pytest.raises(AlreadyClaimed):
+        record(first)
     # The same key in another campaign is another call.
-    journal.record_intent(dataclasses.replace(first, campaign="d"))
+    record(dataclasses.replace(first, campaign="d"))
     assert len(journal.calls("c")) == 1
     assert len(journal.calls("d")) == 1
 
 
-def test_records_of_many_threads_are_all_written_once_with_their_ids(journal):
+def test_a_number_is_in_one_intent_of_its_campaign_whatever_the_chunking(journal, record):
+    """The database refuses a number already in another intent of the campaign, even in
+    a call of other numbers and another key; nothing of the refused intent is kept."""
+    record(intent("c", [f"1390000000{i}" for i in range(10)]))
+    for numbers in (["13900000009", "13900000010"], ["13900000003"], ["13911111111"] * 2):
+        with pytest.raises(AlreadyClaimed):
+            record(intent("c", numbers))
+    assert len(journal.calls("c")) == 1
+    assert "13900000010" not in set(journal.campaign("c")["phone"])
+    record(intent("c", ["13900000010"]))  # its claim was rolled back with its intent
+    record(intent("d", ["13900000003"]))  # another campaign, another message
+
+
+def test_a_resend_takes_a_number_over_only_from_the_call_it_names(journal, record):
+    first = record(intent("c", ["13900000001", "13900000002"]))
+    journal.record_outcome(first, Outcome("failed", detail="down", resend_safe=True))
+    # Two resends of the same numbers from the same state: only the first commits.
+    second = record(intent("c", ["13900000001"], key="again"), {"13900000001": first})
+    with pytest.raises(AlreadyClaimed):
+        record(intent("c", ["13900000001"], key="again-2"), {"13900000001": first})
+    # A resend must name the number's latest call, and every number sent before.
+    with pytest.raises(AlreadyClaimed):
+        record(intent("c", ["13900000002"], key="unnamed"))
+    third = record(intent("c", ["13900000001"], key="third"), {"13900000001": second})
+    assert journal.campaign("c").set_index("phone")["call_id"].to_dict() == {
+        "13900000001": third,
+        "13900000002": first,
+    }
+
+
+def test_an_intent_commits_only_while_its_lease_is_held(journal_url):
+    """The fence is in the intent's own transaction: an intent made under a lease that
+    was taken over (a paused process) is refused, and nothing of it is written."""
+    first, second = Journal(journal_url), Journal(journal_url)
+    try:
+        with first.lease("c", ttl=600) as lease:
+            first.record_intent(intent("c", ["13900000001"]), lease)
+            # A colleague takes the campaign over (as after this process's lease ran out).
+            set_lease(journal_url, "c", "colleague:1:token", datetime.now(UTC))
+            with pytest.raises(LeaseLost, match="no longer holds its lease"):
+                first.record_intent(intent("c", ["13900000002"]), lease)
+            assert lease.held()  # the clock alone would have let it call
+        with second.lease("c") as taken:
+            second.record_intent(intent("c", ["13900000002"]), taken)
+            with pytest.raises(LeaseLost):  # a released lease fences too
+                first.record_intent(intent("c", ["13900000003"]), lease)
+        assert second.calls("c")["numbers"].tolist() == ["13900000001", "13900000002"]
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_intent_whose_batch_fails_gets_an_error_never_a_missing_id(journal, monkeypatch):
+    """Group commit: when the connection fails and cannot be reopened, every worker
+    whose record was queued gets a JournalError; none goes on without an id."""
+    with journal.lease("c") as lease:
+        journal.record_intent(intent("c", ["13900000000"]), lease)  # the writer's connection
+        writer = journal._calls
+        gate, results = threading.Event(), {}
+        real_write = writer._write
+
+        def slow_write(batch):  # holds the writing lock while the others queue
+            gate.wait(5)
+            return real_write(batch)
+
+        def broken_connect(durable):
+            raise sa.exc.OperationalError("connect", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr(writer, "_write", slow_write)
+
+        def worker(number: int) -> None:
+            try:
+                results[number] = journal.record_intent(
+                    intent("c", [f"1390000010{number}"]), lease
+                )
+            except Exception as error:
+                results[number] = error
+
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        deadline = time.time() + 5
+        while len(writer._queue) < 3 and time.time() < deadline:
+            time.sleep(0.01)
+        writer._connection.invalidate()
+        writer._connection = None
+        monkeypatch.setattr(writer, "_connect", broken_connect)
+        gate.set()
+        for thread in threads:
+            thread.join(10)
+    assert sorted(results) == [0, 1, 2, 3]
+    for answer in results.values():
+        assert isinstance(answer, JournalError), answer
+        assert "stopped answering" in str(answer)
+
+
+def test_records_of_many_threads_are_all_written_once_with_their_ids(journal, record):
     """Group commit: records queued by threads at once share transactions; each intent
     still gets its own id and each outcome lands on its own call."""
     ids: dict[str, int] = {}
@@ -175,7 +291,7 @@ def test_records_of_many_threads_are_all_written_once_with_their_ids(journal):
         try:
             for call in range(25):
                 phone = f"139{number:02d}{call:06d}"
-                call_id = journal.record_intent(intent("c", [phone]))
+                call_id = record(intent("c", [phone]))
                 ids[phone] = call_id
                 journal.record_outcome(call_id, Outcome("sent", state=1, batch_id=call_id))
         except Exception as error:  # pragma: no cover - reported below
@@ -217,34 +333,35 @@ def test_an_outcome_that_cannot_be_written_is_raised_before_anything_reads_past_
         for statement in refuse:
             db.exec_driver_sql(statement)
     try:
-        call_id = journal.record_intent(intent("c", ["13900000001"]))
-        journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
-        with pytest.raises(sa.exc.DBAPIError, match="outcome refused"):
-            journal.calls("c")
-        # Raised once; the call stays without an outcome: unknown, never resent.
-        assert journal.calls("c")["status"].tolist() == ["unknown"]
-        journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
-        with pytest.raises(sa.exc.DBAPIError, match="outcome refused"):
-            journal.record_intent(intent("c", ["13900000002"]))
+        with journal.lease("c") as lease:
+            call_id = journal.record_intent(intent("c", ["13900000001"]), lease)
+            journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
+            with pytest.raises(JournalError, match="outcome refused"):
+                journal.calls("c")
+            # Raised once; the call stays without an outcome: unknown, never resent.
+            assert journal.calls("c")["status"].tolist() == ["unknown"]
+            journal.record_outcome(call_id, Outcome("sent", state=1, detail="refuse"))
+            with pytest.raises(JournalError, match="outcome refused"):
+                journal.record_intent(intent("c", ["13900000002"]), lease)
     finally:
         journal.close()
 
 
-def test_campaign_gives_each_recipient_the_outcome_of_its_latest_call(journal):
-    first = journal.record_intent(intent("c", ["13900000001", "13900000002", "13900000003"]))
+def test_campaign_gives_each_recipient_the_outcome_of_its_latest_call(journal, record):
+    first = record(intent("c", ["13900000001", "13900000002", "13900000003"]))
     journal.record_outcome(first, Outcome("sent", state=1, batch_id=9, fail_phone="13900000002"))
-    interrupted = journal.record_intent(intent("c", ["13900000004", "13900000005"]))
-    refused = journal.record_intent(intent("c", ["13900000006"], key="try-1"))
+    interrupted = record(intent("c", ["13900000004", "13900000005"]))
+    refused = record(intent("c", ["13900000006"], key="try-1"))
     journal.record_outcome(refused, Outcome("failed", state=-9, resend_safe=True))
-    unreachable = journal.record_intent(intent("c", ["13900000007"]))
+    unreachable = record(intent("c", ["13900000007"]))
     journal.record_outcome(unreachable, Outcome("failed", detail="down", resend_safe=True))
-    banned = journal.record_intent(intent("c", ["13900000008"]))
+    banned = record(intent("c", ["13900000008"]))
     journal.record_outcome(banned, Outcome("failed", state=-13, detail="keyword"))
     # A later call of 13900000006 wins over its refused one.
-    again = journal.record_intent(intent("c", ["13900000006"], key="try-2"))
+    again = record(intent("c", ["13900000006"], key="try-2"), {"13900000006": refused})
     journal.record_outcome(again, Outcome("sent", state=1, batch_id=10))
     # Another campaign's calls are not this one's.
-    other = journal.record_intent(intent("d", ["13900000001"]))
+    other = record(intent("d", ["13900000001"]))
     journal.record_outcome(other, Outcome("failed", state=-13))
 
     rows = journal.campaign("c").set_index("phone")
@@ -280,12 +397,12 @@ def test_a_campaign_without_calls_is_an_empty_frame(journal):
     assert journal.calls("nothing").empty
 
 
-def test_campaigns_lists_balances_and_totals_per_status(journal):
+def test_campaigns_lists_balances_and_totals_per_status(journal, record):
     journal.start_campaign("c", account_id=101, balance_before=500)
     journal.start_campaign("c", account_id=101, balance_before=400)  # a rerun keeps the first
-    call = journal.record_intent(intent("c", ["13900000001", "13900000002"]))
+    call = record(intent("c", ["13900000001", "13900000002"]))
     journal.record_outcome(call, Outcome("sent", state=1, batch_id=1, fail_phone="13900000002"))
-    journal.record_intent(intent("c", ["13900000003"]))
+    record(intent("c", ["13900000003"]))
     journal.finish_campaign("c", balance_after=499)
     journal.start_campaign("empty", account_id=101, balance_before=499)
 
@@ -407,12 +524,12 @@ def test_group_timestamps_from_several_processes_never_collide(journal_url):
 # -- the scheduled list -------------------------------------------------------------
 
 
-def test_scheduled_lists_accepted_timer_batches(journal):
+def test_scheduled_lists_accepted_timer_batches(journal, record):
     future = datetime.now(CHINA).replace(microsecond=0) + timedelta(days=30)
     past = datetime.now(CHINA).replace(microsecond=0) - timedelta(days=1)
 
     def timer(campaign, numbers, at, outcome, parts=1):
-        call = journal.record_intent(
+        call = record(
             intent(campaign, numbers, operation="SendTimer", scheduled_for=at, parts=parts)
         )
         if outcome is not None:
@@ -423,7 +540,7 @@ def test_scheduled_lists_accepted_timer_batches(journal):
     timer("a", ["13900000005"], future, Outcome("failed", -11))  # refused: no batch
     timer("a", ["13900000006"], future, None)  # interrupted: nobody knows
     timer("b", ["13900000007"], past, Outcome("scheduled", 1, 78))  # gone out already
-    sent = journal.record_intent(intent("b", ["13900000008"]))
+    sent = record(intent("b", ["13900000008"]))
     journal.record_outcome(sent, Outcome("sent", 1, 79))
 
     upcoming = journal.scheduled()
