@@ -84,7 +84,7 @@ def execute(
         error = type(run.error)(f"{run.error}; {skipped} rows not sent: {AGAIN}")
         error.result = result
         raise error
-    if skipped:
+    if run.stop_token:  # stopped early: an account refusal, or the lease lost
         warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=4)
     return result
 

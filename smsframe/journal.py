@@ -268,9 +268,9 @@ class _CallWriter:
     and returns once its intent is committed; one recording an outcome does not wait:
     the outcome is written at once if the lock is free, else by its holder before it
     lets go. Readers :meth:`flush` first. Statements are compiled once
-    (:class:`_Prepared`). On SQLite, a transaction of outcomes alone skips the sync
-    to disk: losing one (to a power cut) leaves its call ``unknown``, never resent;
-    an intent is always synced before its call.
+    (:class:`_Prepared`). Every transaction is synced to disk (SQLite: one sync mode
+    for the connection's life; switching it between transactions was seen to leave
+    the file's write lock held while the writer was idle, blocking other processes).
 
     An intent commits with its fence (the campaign's lease is still this process's)
     and its claims (no number already in another intent of the campaign) in the same
@@ -282,7 +282,6 @@ class _CallWriter:
     def __init__(self, engine: sa.Engine, describe) -> None:
         self.engine = engine
         self._describe = describe  # DBAPI error -> JournalError
-        self._sqlite = engine.dialect.name == "sqlite"
         insert = _INSERT_CALL  # SQLite before 3.35 cannot return the id: lastrowid then
         if engine.dialect.insert_returning:
             insert = insert.returning(calls_table.c.id)
@@ -294,7 +293,6 @@ class _CallWriter:
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
         self._connection = None  # the pool's DBAPI connection, kept while the journal is open
-        self._durable = True  # its sync mode (SQLite)
         self._error: Exception | None = None  # of an outcome that could not be written
 
     def intent(self, values: dict, claims: _Claims) -> int:
@@ -362,7 +360,7 @@ class _CallWriter:
             record.call_id = call_id
 
     def _write(self, batch: list[_Record]) -> list[int | None]:
-        connection = self._connect(durable=any(record.durable for record in batch))
+        connection = self._connect()
         cursor = connection.cursor()
         try:
             fenced = {(r.claims.campaign, r.claims.owner) for r in batch if r.durable}
@@ -426,15 +424,9 @@ class _CallWriter:
             return self._describe(error)
         return JournalError(f"the journal's write was interrupted ({error!r})")
 
-    def _connect(self, durable: bool):
+    def _connect(self):
         if self._connection is None:
             self._connection = self.engine.raw_connection()
-            self._durable = True  # as every connection starts (_sqlite_pragmas)
-        if self._sqlite and durable != self._durable:
-            self._connection.driver_connection.execute(
-                f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}"
-            )
-            self._durable = durable
         return self._connection
 
     def _rollback(self, error: BaseException, cursor) -> None:
@@ -572,6 +564,7 @@ class Journal:
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         held = Lease(name, ttl, time.time() + ttl, owner=me)
         self._acquire(name, me, ttl)
+        _HELD.add(me)
         stop = threading.Event()
         renew = threading.Thread(
             target=self._renew, args=(held, me, stop), name="smsframe-lease", daemon=True
@@ -582,6 +575,7 @@ class Journal:
         finally:
             stop.set()
             renew.join()
+            _HELD.discard(me)
             self._release(name, me)
 
     def _release(self, name: str, me: str) -> None:
@@ -604,7 +598,7 @@ class Journal:
                 sa.select(table.lease_owner, table.lease_until).where(table.name == name)
             ).one()
             free = (table.lease_owner.is_(None)) | (table.lease_until < now())
-            if owner is not None and _dead(owner):
+            if owner is not None and _stale(owner):
                 free = free | (table.lease_owner == owner)
             taken = db.execute(
                 campaigns_table.update()
@@ -623,24 +617,31 @@ class Journal:
             )
 
     def _renew(self, lease: Lease, me: str, stop: threading.Event) -> None:
-        table = campaigns_table.c
         while not stop.wait(lease.ttl / 3):
             until = time.time() + lease.ttl
             try:
-                with self.engine.begin() as db:
-                    renewed = db.execute(
-                        campaigns_table.update()
-                        .where(table.name == lease.name, table.lease_owner == me)
-                        .values(lease_until=now() + timedelta(seconds=lease.ttl))
-                    ).rowcount
+                renewed = self._extend(lease, me)
             except sa.exc.SQLAlchemyError as error:  # held until it runs out; try again
                 log.warning("could not renew the lease of %s: %s", lease.name, error)
                 continue
-            if renewed != 1:
+            if not renewed:
                 log.warning("the lease of campaign %s was taken over", lease.name)
                 lease.lost.set()
                 return
             lease.until = until
+
+    def _extend(self, lease: Lease, me: str) -> bool:
+        """Renew ``lease`` by its ttl if ``me`` still holds it; whether it did."""
+        table = campaigns_table.c
+        with self.engine.begin() as db:
+            return (
+                db.execute(
+                    campaigns_table.update()
+                    .where(table.name == lease.name, table.lease_owner == me)
+                    .values(lease_until=now() + timedelta(seconds=lease.ttl))
+                ).rowcount
+                == 1
+            )
 
     @_translated
     def finish_campaign(self, name: str, balance_after: int | None) -> None:
@@ -854,12 +855,19 @@ def journal_error(error: BaseException, where: str, lock_timeout: float) -> Jour
     return JournalError(f"the journal {where} {advice} ({first_line})")
 
 
-def _dead(owner: str) -> bool:
-    """Whether the lease holder ``host:pid:token`` is a process of this machine that is gone."""
+_HELD: set[str] = set()  # the leases this process holds now ("host:pid:token")
+
+
+def _stale(owner: str) -> bool:
+    """Whether the lease holder ``host:pid:token`` is gone: a process of this machine
+    that died, or this very process, whose lease ended without being released (its
+    journal was not answering then)."""
     host, _, rest = owner.partition(":")
     pid = rest.partition(":")[0]
     if host != socket.gethostname() or not pid.isdigit():
         return False
+    if int(pid) == os.getpid():
+        return owner not in _HELD
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

@@ -7,6 +7,7 @@ fixtures that return functions, so test modules never import from this file.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from xml.sax.saxutils import escape
 
@@ -149,26 +150,54 @@ def journal(tmp_path) -> Iterator[Journal]:
     journal.close()
 
 
+# -- system programs -----------------------------------------------------------------
+
+
+def missing_program(reason: str) -> None:
+    """A test needs a system program that is not here: it skips with ``reason`` on a
+    developer's machine, and fails under CI (``CI`` set), where .ci/run installs it."""
+    if os.environ.get("CI"):
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def require_program() -> Callable[[str], None]:
+    """``require_program(reason)``: :func:`missing_program`, for test modules."""
+    return missing_program
+
+
 # -- PostgreSQL (tests/postgres.py) ------------------------------------------------
+
+
+def _postgres_server(durable: bool = False):
+    import postgres
+
+    try:
+        return postgres.Server(durable=durable).start()
+    except postgres.Unavailable as error:
+        missing_program(f"PostgreSQL unavailable: {str(error).splitlines()[0]}")
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """SQLAlchemy URL of a database on a throwaway PostgreSQL server, started once per
     session (Unix socket in a temp dir, no TCP) and stopped at the end, also on failure.
-    Fails (never skips) when the PostgreSQL binaries are missing."""
-    import postgres
-
-    try:
-        server = postgres.Server().start()
-    except postgres.Unavailable as error:
-        unavailable = f"PostgreSQL unavailable: {error}"
-    else:
-        unavailable = ""
-    if unavailable:
-        pytest.fail(unavailable, pytrace=False)
+    Without the PostgreSQL binaries: skipped, or failed under CI."""
+    server = _postgres_server()
     try:
         yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def killable_postgres():
+    """A PostgreSQL server of the test's own, whose commits survive :meth:`kill`
+    (``pg_ctl -m immediate``) and :meth:`restart`, for journal outages."""
+    server = _postgres_server(durable=True)
+    try:
+        yield server
     finally:
         server.stop()
 

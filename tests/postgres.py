@@ -10,8 +10,8 @@ initdb and postgres refuse to run as root: as root, every server command runs as
 the ``postgres`` user through ``runuser`` and the directory is chown'ed to it.
 
 The ``postgres_url`` fixture (tests/conftest.py) starts one server per test
-session and stops it at the end, also when tests fail. Without the binaries it
-fails (never skips) and says which package to install.
+session and stops it at the end, also when tests fail. Without the binaries the
+tests that need it skip, saying which package to install, and fail under CI.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def find_bin() -> Path:
 class Server:
     """One PostgreSQL server on a Unix socket in a temporary directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable  # commits survive an immediate stop (synchronous_commit)
         self.bin = find_bin()
         self.as_root = os.geteuid() == 0
         # Under /tmp: a short path (a Unix socket's is at most 107 bytes) that the
@@ -141,13 +142,29 @@ class Server:
             "C",
             "--no-sync",
         )
+        self._pg_ctl_start()
+        with psycopg.connect(
+            host=str(self.root), user=USER, dbname="postgres", autocommit=True
+        ) as db:
+            db.execute(f"CREATE DATABASE {DATABASE}")
+
+    def kill(self) -> None:
+        """Stop the server at once, as a crash would (``pg_ctl -m immediate``): every
+        client is cut off; the data stays for :meth:`restart`."""
+        self._run("pg_ctl", "stop", "--wait", "--pgdata", str(self.data), "-m", "immediate")
+
+    def restart(self) -> None:
+        """Start the server again on its data after :meth:`kill`."""
+        self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> None:
         options = " ".join(
             [
                 "-c listen_addresses=''",  # no TCP at all
                 f"-c unix_socket_directories='{self.root}'",
                 "-c unix_socket_permissions=0700",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
+                "-c fsync=off",  # the machine does not crash: the OS keeps what was written
+                f"-c synchronous_commit={'on' if self.durable else 'off'}",
                 "-c full_page_writes=off",
                 "-c max_connections=100",
                 "-c shared_buffers=16MB",
@@ -169,10 +186,6 @@ class Server:
             options,
             timeout=90,
         )
-        with psycopg.connect(
-            host=str(self.root), user=USER, dbname="postgres", autocommit=True
-        ) as db:
-            db.execute(f"CREATE DATABASE {DATABASE}")
 
     def stop(self) -> None:
         """Stop the server (fast: clients are disconnected) and delete its directory."""

@@ -250,8 +250,6 @@ def test_a_campaign_that_loses_its_lease_stops_sending(tmp_path):
 
     with Simulator(latency_ms=60) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        counts = send_stopped_midway(
-            sim, journal, take_over, "lost its hold on 'c1'", "lease_lost"
-        )
+        counts = send_stopped_midway(sim, journal, take_over, "lost its hold on 'c1'", "lease_lost")
         assert counts["sent"] + counts["skipped"] == 400
     journal.close()

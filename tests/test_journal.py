@@ -250,16 +250,14 @@ def test_an_intent_whose_batch_fails_gets_an_error_never_a_missing_id(journal, m
             gate.wait(5)
             return real_write(batch)
 
-        def broken_connect(durable):
+        def broken_connect():
             raise sa.exc.OperationalError("connect", {}, Exception("server closed the connection"))
 
         monkeypatch.setattr(writer, "_write", slow_write)
 
         def worker(number: int) -> None:
             try:
-                results[number] = journal.record_intent(
-                    intent("c", [f"1390000010{number}"]), lease
-                )
+                results[number] = journal.record_intent(intent("c", [f"1390000010{number}"]), lease)
             except Exception as error:
                 results[number] = error
 

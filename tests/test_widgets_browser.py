@@ -243,9 +243,9 @@ def chromium_page(tmp_path: Path):
             context.close()
 
 
-def test_panels_in_jupyterlab(tmp_path: Path) -> None:
+def test_panels_in_jupyterlab(tmp_path: Path, require_program) -> None:
     if not os.path.exists(CHROMIUM):
-        pytest.fail(
+        require_program(
             f"{CHROMIUM} is missing: install Debian's Chromium with `apt-get install -y "
             "chromium` (.ci/run does it); this test never downloads a browser"
         )
