@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
-import threading
-
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -97,35 +94,3 @@ def test_no_two_groups_share_a_timestamp_for_the_same_message_across_campaigns(t
     stamps = [*first.values(), *second.values()]
     assert len(set(stamps)) == 4
     assert journal.group_timestamps("c1", groups) == first  # recorded, stable on re-run
-
-
-def test_keyboard_interrupt_stops_cleanly_and_keeps_the_partial_result(tmp_path):
-    url = f"sqlite:///{tmp_path / 'j.sqlite'}"
-    with Simulator(latency_ms=40) as sim:
-        sim.add_account(101, "demo", "pw", balance=10_000)
-        client = SmsClient(sim.wsdl_url, 101, "demo", "pw")
-        client.login()
-        threading.Timer(0.4, _thread.interrupt_main).start()
-        with pytest.warns(UserWarning, match="interrupted"):
-            out = contacts(300).sms.send(
-                client,
-                message="hi",
-                campaign="c",
-                journal=url,
-                chunk_size=10,
-                workers=2,
-                progress=False,
-            )
-        counts = out["sms_status"].value_counts()
-        assert counts["sent"] > 0 and counts["skipped"] > 0
-        assert counts["sent"] + counts["skipped"] == 300
-        assert (out.loc[out["sms_status"] == "skipped", "sms_reason"] == "interrupted").all()
-        assert len(sim.deliveries()) == counts["sent"]
-        # The journal is consistent: every call has its outcome; a re-run finishes the job.
-        assert Journal(url).calls("c")["outcome_at"].notna().all()
-        again = contacts(300).sms.send(
-            client, message="hi", campaign="c", journal=url, progress=False
-        )
-        assert (again["sms_status"] == "sent").all()
-        assert len(sim.deliveries()) == 300
-        assert not sim.deliveries()["phone"].duplicated().any()
