@@ -268,9 +268,9 @@ class _CallWriter:
     and returns once its intent is committed; one recording an outcome does not wait:
     the outcome is written at once if the lock is free, else by its holder before it
     lets go. Readers :meth:`flush` first. Statements are compiled once
-    (:class:`_Prepared`). Every transaction is synced to disk (SQLite: one sync mode
-    for the connection's life; switching it between transactions was seen to leave
-    the file's write lock held while the writer was idle, blocking other processes).
+    (:class:`_Prepared`). On SQLite, a transaction of outcomes alone skips the sync
+    to disk: losing one (to a power cut) leaves its call ``unknown``, never resent;
+    an intent is always synced before its call.
 
     An intent commits with its fence (the campaign's lease is still this process's)
     and its claims (no number already in another intent of the campaign) in the same
@@ -292,7 +292,9 @@ class _CallWriter:
         self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
+        self._sqlite = engine.dialect.name == "sqlite"
         self._connection = None  # the pool's DBAPI connection, kept while the journal is open
+        self._durable = True  # its sync mode (SQLite)
         self._error: Exception | None = None  # of an outcome that could not be written
 
     def intent(self, values: dict, claims: _Claims) -> int:
@@ -360,7 +362,7 @@ class _CallWriter:
             record.call_id = call_id
 
     def _write(self, batch: list[_Record]) -> list[int | None]:
-        connection = self._connect()
+        connection = self._connect(durable=any(record.durable for record in batch))
         cursor = connection.cursor()
         try:
             fenced = {(r.claims.campaign, r.claims.owner) for r in batch if r.durable}
@@ -424,9 +426,15 @@ class _CallWriter:
             return self._describe(error)
         return JournalError(f"the journal's write was interrupted ({error!r})")
 
-    def _connect(self):
+    def _connect(self, durable: bool):
         if self._connection is None:
             self._connection = self.engine.raw_connection()
+            self._durable = True  # as every connection starts (_sqlite_pragmas)
+        if self._sqlite and durable != self._durable:
+            self._connection.driver_connection.execute(
+                f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}"
+            )
+            self._durable = durable
         return self._connection
 
     def _rollback(self, error: BaseException, cursor) -> None:
@@ -835,10 +843,10 @@ def journal_error(error: BaseException, where: str, lock_timeout: float) -> Jour
     cause = getattr(error, "orig", None) or error  # the driver's own, under SQLAlchemy's
     first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
     text = first_line.lower()
-    if "locked" in text:
+    if "locked" in text or "lock timeout" in text:
         advice = (
-            f"is locked by another process (a campaign running or paused on it, or a program "
-            f"holding the file) for more than {lock_timeout:g} s: let that process finish or "
+            f"is locked by another process (a campaign running or paused on it, or another "
+            f"program using it) for more than {lock_timeout:g} s: let that process finish or "
             f"stop it, {_AGAIN}"
         )
     elif "disk is full" in text or "no space" in text or "disk full" in text:
@@ -926,9 +934,14 @@ def _claim_recorded_calls(engine: sa.Engine) -> None:
 
 
 def _engine_options(url: str, lock_timeout: float) -> dict:
+    """How long a write waits for a lock another process holds: SQLite's busy timeout,
+    PostgreSQL's ``lock_timeout`` (a paused process may hold one)."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": lock_timeout, "check_same_thread": False}}
-    return {"pool_pre_ping": True}
+    options: dict = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):  # libpq's options, psycopg and psycopg2 alike
+        options["connect_args"] = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
+    return options
 
 
 def _sqlite_pragmas(connection, _record) -> None:

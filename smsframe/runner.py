@@ -57,7 +57,7 @@ class Run:
     # This run's calls by id: the intent's values, then the outcome's (in memory).
     records: dict[int, dict] = field(default_factory=dict)
     _failures_in_a_row: int = 0
-    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def campaign(self) -> str:
@@ -65,7 +65,7 @@ class Run:
 
     def halt(self, token: str, reason: str, error: SmsError | None = None) -> None:
         """Make no new call; the first cause given is the one reported."""
-        with self._count_lock:
+        with self._lock:
             if not self.stop.is_set():
                 self.stop_token, self.stop_reason, self.error = token, reason, error
                 self.stop.set()
@@ -160,7 +160,7 @@ class Run:
         """Count calls in a row that could not reach the provider (an answer resets it);
         after :data:`OUTAGE_AFTER` of them the provider is down: stop."""
         reached = error is None or not getattr(error, "transport", True)
-        with self._count_lock:
+        with self._lock:
             self._failures_in_a_row = 0 if reached else self._failures_in_a_row + 1
             down = self._failures_in_a_row >= OUTAGE_AFTER
         if down:

@@ -250,7 +250,7 @@ def test_an_intent_whose_batch_fails_gets_an_error_never_a_missing_id(journal, m
             gate.wait(5)
             return real_write(batch)
 
-        def broken_connect():
+        def broken_connect(durable):
             raise sa.exc.OperationalError("connect", {}, Exception("server closed the connection"))
 
         monkeypatch.setattr(writer, "_write", slow_write)
@@ -791,3 +791,29 @@ def test_a_database_password_never_shows_in_the_journals_repr(postgres_url):
     assert "db-Secret-42" not in repr(journal)
     assert "smsframe" in repr(journal)
     journal.close()
+
+
+def test_a_journal_written_before_claims_existed_gets_them_from_its_calls(journal_url):
+    old = Journal(journal_url)
+    with old.lease("c") as lease:
+        first = old.record_intent(intent("c", ["13900000001", "13900000002"]), lease)
+        second = old.record_intent(
+            intent("c", ["13900000002"], key="again"), lease, {"13900000002": first}
+        )
+    with old.engine.begin() as db:  # as an earlier smsframe left it
+        db.exec_driver_sql("DROP TABLE claims")
+    old.close()
+    journal = Journal(journal_url)
+    try:
+        with journal.lease("c") as lease:
+            with pytest.raises(AlreadyClaimed):  # claimed by its latest call, as before
+                journal.record_intent(intent("c", ["13900000002"], key="x"), lease)
+            with pytest.raises(AlreadyClaimed):  # a resend must name that latest call
+                journal.record_intent(
+                    intent("c", ["13900000002"], key="y"), lease, {"13900000002": first}
+                )
+            journal.record_intent(
+                intent("c", ["13900000002"], key="z"), lease, {"13900000002": second}
+            )
+    finally:
+        journal.close()

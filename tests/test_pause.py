@@ -34,7 +34,9 @@ LEASE_TTL_S = 1.5
 
 # The paused campaign. It stops itself at the hook point holding the journal's writing
 # lock and the lease renewal's, so that no database write of it is in flight: a
-# colleague is never blocked by its locks, only by its lease.
+# colleague is never blocked by its locks, only by its lease. A process does not stop
+# at once when it sends itself SIGSTOP (its other threads are stopped first): the
+# pausing thread keeps both locks until the test says "go" after SIGCONT.
 PAUSED = textwrap.dedent(
     f"""
     import itertools, os, signal, sys, threading, warnings
@@ -57,6 +59,7 @@ PAUSED = textwrap.dedent(
         with renewing, journal._calls._lock:
             print("paused", ";".join(intent.numbers), flush=True)
             os.kill(os.getpid(), signal.SIGSTOP)
+            sys.stdin.readline()
 
     def paused_once(self, intent, lease, resent=None):
         here = next(intents) == {PAUSE_AT}
@@ -112,6 +115,7 @@ def test_a_paused_campaign_never_sends_what_a_colleague_sent(journal_url, point)
         sim.add_account(*ACCOUNT, balance=10 * ROWS)
         child = subprocess.Popen(
             [sys.executable, "-c", PAUSED, sim.wsdl_url, journal_url, point],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -146,7 +150,7 @@ def test_a_paused_campaign_never_sends_what_a_colleague_sent(journal_url, point)
                 assert (status[paused_numbers] == "sent").all()
 
             child.send_signal(signal.SIGCONT)
-            output, errors = child.communicate(timeout=120)
+            output, errors = child.communicate("go\n", timeout=120)
         finally:
             if child.poll() is None:
                 child.kill()
