@@ -571,8 +571,12 @@ class Journal:
         ttl = self.lease_ttl if ttl is None else ttl
         me = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         held = Lease(name, ttl, time.time() + ttl, owner=me)
-        self._acquire(name, me, ttl)
-        _HELD.add(me)
+        _HELD.add(me)  # before it is taken: a holder in this process is never stale
+        try:
+            self._acquire(name, me, ttl)
+        except BaseException:
+            _HELD.discard(me)
+            raise
         stop = threading.Event()
         renew = threading.Thread(
             target=self._renew, args=(held, me, stop), name="smsframe-lease", daemon=True
