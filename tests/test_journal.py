@@ -817,3 +817,11 @@ def test_a_journal_written_before_claims_existed_gets_them_from_its_calls(journa
             )
     finally:
         journal.close()
+
+
+def test_a_call_of_a_thousand_numbers_claims_every_one(journal, record):
+    numbers = [f"139{i:08d}" for i in range(1000)]  # the provider's most per call
+    record(intent("c", numbers))
+    for number in (numbers[0], numbers[499], numbers[999]):
+        with pytest.raises(AlreadyClaimed):
+            record(intent("c", [number]))
