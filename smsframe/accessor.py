@@ -17,6 +17,7 @@ from smsframe import phones as _phones
 from smsframe import plan as _plan
 from smsframe import widgets as _widgets
 from smsframe.audit import Audit, from_frame  # by name: smsframe.audit is the function
+from smsframe.outcomes import refuse_output_columns
 
 __all__ = ["SmsAccessor"]
 
@@ -47,7 +48,9 @@ class SmsAccessor:
         self, phone: str = "phone", region: str = "CN", dedupe: bool = True
     ) -> pd.DataFrame:
         """The frame plus ``sms_phone``, ``sms_e164``, ``sms_reason`` from its
-        ``phone`` column: see :func:`smsframe.phones.normalize`."""
+        ``phone`` column: see :func:`smsframe.phones.normalize`. A frame that has
+        columns of those names already is refused: input columns are never overwritten."""
+        refuse_output_columns(self._obj)
         return _phones.normalize_frame(self._obj, phone, region, dedupe=dedupe)
 
     def render(self, message: str, keywords: Iterable[str] | str | None = None) -> pd.DataFrame:

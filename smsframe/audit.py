@@ -682,17 +682,19 @@ def from_frame(
 def from_journal(
     journal: _journal.Journal | str, campaign: str, *, by: str | Sequence[str] | None = None
 ) -> Audit:
-    """The audit of ``campaign`` from the journal alone (rows that were called).
+    """The audit of ``campaign`` from the journal alone: the rows that were called, and
+those its latest run did not call (rejected, skipped), as the journal recorded them.
 
     Examples
     --------
     >>> from smsframe.audit import from_journal
-    >>> from_journal("sqlite:///smsframe-journal.sqlite", "nov-promo").to_frame("batches")
+    >>> from_journal("sqlite:///team-journal.sqlite", "nov-promo").to_frame("batches")
     """
     with _opened(journal) as opened:
         info = _campaign_info(opened, campaign)
         recipients = opened.campaign(campaign)
         calls = opened.calls(campaign)
+        unsent = opened.unsent(campaign)
         source = f"journal {_name(opened)}"
     by_id = calls.set_index("id") if len(calls) else None
 
@@ -717,6 +719,19 @@ def from_journal(
             "sms_call_id": _ints(recipients["call_id"]),
         }
     )
+    if len(unsent):
+        not_called = pd.DataFrame(
+            {
+                "sms_phone": pd.array(unsent["phone"], dtype="string"),
+                "sms_status": pd.Categorical(unsent["status"], dtype=STATUS_DTYPE),
+                "sms_reason": unsent["reason"].astype(object),
+                "sms_detail": pd.array(unsent["detail"], dtype="string"),
+            }
+        )
+        rows = pd.concat([rows, not_called], ignore_index=True)
+        for column in ("sms_state", "sms_parts", "sms_batch_id", "sms_timestamp", "sms_call_id"):
+            rows[column] = rows[column].astype("Int64")
+        rows["sms_status"] = rows["sms_status"].astype(STATUS_DTYPE)
     rows = _derive(rows)
     return Audit(rows, _cost_from_calls(calls, info), campaign=campaign, by=by, source=source)
 
@@ -726,15 +741,14 @@ def audit(
 ) -> Audit:
     """The audit of ``campaign`` from its journal, in any process, any day later.
 
-    ``journal``: its SQLAlchemy URL (``sqlite:///journal.sqlite``) or a
-    :class:`~smsframe.journal.Journal`. The journal holds the rows that were
-    called; rejected rows and rows a stopped campaign skipped are only in the
-    result frame (``result.sms.audit(journal=..., campaign=...)``).
+    ``journal``: its SQLAlchemy URL (``sqlite:///journal.sqlite``), a file path, or a
+    :class:`~smsframe.journal.Journal`. The journal holds the rows that were called
+    and those the campaign's latest run rejected or skipped, with their reasons.
 
     Examples
     --------
     >>> import smsframe
-    >>> audit = smsframe.audit("sqlite:///smsframe-journal.sqlite", "nov-promo")
+    >>> audit = smsframe.audit("sqlite:///team-journal.sqlite", "nov-promo")
     >>> audit.cost.reconciles
     True
     >>> audit.to_frame("unknown")

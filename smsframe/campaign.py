@@ -18,9 +18,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from smsframe import binding
 from smsframe.client import SmsClient
 from smsframe.errors import CampaignInterrupted, InsufficientBalance, JournalError, SmsError
-from smsframe.journal import MAX_NAME, Journal, Lease
+from smsframe.journal import MAX_NAME, Content, Journal, Lease
 from smsframe.outcomes import REASON_TEXT, OutcomeWriter, Recipients, recipients_of
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
@@ -39,8 +40,13 @@ def execute(
     workers: int = 4,
     progress: bool = True,
     resend_unknown: bool = False,
+    extend: bool = False,
 ) -> pd.DataFrame:
     """Send ``plan`` as ``campaign``; returns its rows with the outcome columns.
+
+    The campaign's name is bound to what it sends (:mod:`smsframe.binding`): a re-run
+    with other content raises :class:`CampaignMismatch` before any call, unless
+    ``extend`` (then only rows the campaign never attempted get the new content).
 
     A campaign that stops midway raises once it has stopped cleanly, with the
     partial result on the exception (``error.result``): :class:`CampaignInterrupted`
@@ -60,7 +66,7 @@ def execute(
     try:
         with journal.lease(campaign) as lease:
             result, run, stopped = _run(
-                plan, client, account_id, lease, journal, workers, progress, resend_unknown
+                plan, client, account_id, lease, journal, workers, progress, resend_unknown, extend
             )
     finally:
         if owned:
@@ -106,13 +112,18 @@ def _run(
     workers: int,
     progress: bool,
     resend_unknown: bool,
+    extend: bool,
 ) -> tuple[pd.DataFrame, Run, Stopped]:
-    """The campaign, once this process holds its ``lease``: what is left to send, the
-    balance check, the calls, and the outcomes read back from the journal."""
+    """The campaign, once this process holds its ``lease``: its content checked, what
+    is left to send, the balance check, the calls, and the outcomes read back from the
+    journal."""
     campaign = lease.name
     rows = plan.rows
-    recorded_calls = journal.calls(campaign)
+    recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)
+    content = Content(account_id, plan.kind, plan.template)
+    if not extend:
+        binding.check(campaign, journal.content(campaign), content, plan, recorded)
     to_send = _needs_call(rows, recorded, resend_unknown)
     calls = chunk_calls(
         rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
@@ -125,28 +136,52 @@ def _run(
     if cost > balance:
         raise InsufficientBalance(cost, balance)
     journal.start_campaign(campaign, account_id, balance)
+    journal.bind_content(campaign, content)
 
     run = Run(client, journal, lease)
     stopped = Stopped()
     if len(calls):
-        groups = calls.drop_duplicates("group_key")[["group_key", "message_hash", "timestamp"]]
+        groups = calls.drop_duplicates("group_key")[
+            ["group_key", "message_hash", "message", "timestamp"]
+        ]
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
         stopped = run_calls(run, calls, workers=workers, progress=progress)
-    recipients = None
     if not stopped.abandoned and run.error is None:
         try:
             if len(calls):
                 journal.finish_campaign(campaign, _balance_after(client))
             recipients = journal.recipients(campaign)
+            result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
+            journal.record_unsent(campaign, _unsent(result, plan.phone))
+            return result, run, stopped
         except JournalError as error:
             run.halt("journal_unavailable", f"the campaign stopped: {error}", error)
             run.error = run.error or error
-    if recipients is None and (stopped.abandoned or run.error is not None):
-        # The journal cannot be read (or is still being written): what this run knows.
-        this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
-        recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
+    # The journal cannot be read (or is still being written): what this run knows.
+    this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
+    recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
     result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
     return result, run, stopped
+
+
+def _unsent(result: pd.DataFrame, phone: str) -> pd.DataFrame:
+    """The rows of ``result`` that were not called, for the journal: the number as
+    normalised, else as given."""
+    rows = result[result["sms_status"].isin(["rejected", "skipped"])]
+    given = (
+        rows[phone]
+        .astype(object)
+        .where(rows[phone].notna(), None)
+        .map(lambda value: None if value is None else str(value)[:100])
+    )
+    return pd.DataFrame(
+        {
+            "phone": rows["sms_phone"].astype(object).where(rows["sms_phone"].notna(), given),
+            "status": rows["sms_status"].astype(str),
+            "reason": rows["sms_reason"].astype(object).where(rows["sms_reason"].notna(), None),
+            "detail": rows["sms_detail"].astype(object).where(rows["sms_detail"].notna(), None),
+        }
+    )
 
 
 def _balance_after(client: SmsClient) -> int | None:
@@ -200,7 +235,10 @@ def _result(
     pending = (rows["sms_status"] == "pending").to_numpy()
     phones = rows["sms_phone"].to_numpy(dtype=object)
     where = np.full(len(rows), -1) if recipients is None else recipients.index(phones)
-    found = pending & (where >= 0)
+    # The recorded outcome wins: a row the campaign attempted shows what it was sent,
+    # even if a pre-flight rule added since rejects it now (not a duplicate row).
+    first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
+    found = (where >= 0) & (pending | first_of_its_number)
     positions = np.flatnonzero(found)
     if len(positions):
         writer.write(positions, recipients, where[positions])
@@ -228,14 +266,18 @@ def send(
     region: str = "CN",
     keywords: list[str] | None = None,
     ext: object = None,
+    extend: bool = False,
 ) -> pd.DataFrame:
     """Send ``message`` (a constant or a ``{column}`` template) to every row of ``frame``.
 
     Returns a new frame, same index, input columns untouched, plus the outcome
     columns: ``sms_status`` (sent, failed, rejected, unknown, skipped...),
     ``sms_reason``, ``sms_detail``, ``sms_state``, ``sms_batch_id``... Running it
-    again with the same ``campaign`` sends nothing twice. ``ext``: an extension
-    number (1-6 digits) for every row, or the name of a column of them.
+    again with the same ``campaign`` sends nothing twice; a row the campaign attempted
+    shows what the journal recorded for it. ``ext``: an extension number (1-6 digits)
+    for every row, or the name of a column of them. ``extend``: accept content other
+    than the campaign was sent with, for the rows it never attempted (else
+    :class:`CampaignMismatch`).
 
     Examples
     --------
@@ -259,6 +301,7 @@ def send(
         workers=workers,
         progress=progress,
         resend_unknown=resend_unknown,
+        extend=extend,
     )
 
 
@@ -279,6 +322,7 @@ def schedule(
     keywords: list[str] | None = None,
     margin: timedelta = DEFAULT_MARGIN,
     ext: object = None,
+    extend: bool = False,
 ) -> pd.DataFrame:
     """Schedule ``message`` for ``at``: one datetime, or the name of a column of times
     (rows are grouped by time).
@@ -314,4 +358,5 @@ def schedule(
         workers=workers,
         progress=progress,
         resend_unknown=resend_unknown,
+        extend=extend,
     )

@@ -1,9 +1,11 @@
 """The ``smsframe`` command: the demo, audits and the provider's simulator.
 
 - ``smsframe demo [--journal URL] [--plot FILE]``
-- ``smsframe audit --journal URL --campaign NAME [--by COLUMN] [--html FILE] [--csv DIR]
-  [--plot FILE]``
-- ``smsframe campaigns --journal URL``
+- ``smsframe audit --campaign NAME [--journal URL|PATH] [--by COLUMN] [--html FILE]
+  [--csv DIR] [--plot FILE]``
+- ``smsframe campaigns [--journal URL|PATH]``
+
+``--journal`` defaults to this user's journal (:func:`smsframe.journal.default_url`).
 - ``smsframe simulator serve --db PATH [--port N] [--latency-ms N] [--account ...]``
 - ``smsframe simulator deliveries --db PATH``
 """
@@ -16,6 +18,11 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+JOURNAL_HELP = (
+    "the journal: a SQLAlchemy URL or a file path (default: this user's journal, "
+    "or $SMSFRAME_JOURNAL)"
+)
 
 
 def _account(text: str) -> tuple[int, str, str, int]:
@@ -40,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--plot", type=Path, metavar="FILE", help="save the audit's charts (PNG)")
 
     audit = commands.add_parser("audit", help="audit a campaign from its journal")
-    audit.add_argument("--journal", required=True, help="SQLAlchemy URL of the journal")
+    audit.add_argument("--journal", help=JOURNAL_HELP)
     audit.add_argument("--campaign", required=True, help="the campaign's name")
     audit.add_argument("--by", help="a journal column to segment on (e.g. operation)")
     audit.add_argument("--html", type=Path, metavar="FILE", help="write an HTML report")
@@ -48,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--plot", type=Path, metavar="FILE", help="save the charts (PNG, SVG...)")
 
     campaigns = commands.add_parser("campaigns", help="list a journal's campaigns with totals")
-    campaigns.add_argument("--journal", required=True, help="SQLAlchemy URL of the journal")
+    campaigns.add_argument("--journal", help=JOURNAL_HELP)
 
     simulator = commands.add_parser("simulator", help="the provider's simulator").add_subparsers(
         dest="action", required=True
@@ -102,11 +109,19 @@ def _deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
+def _masked(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
 def _audit(args: argparse.Namespace) -> int:
     from smsframe.audit import from_journal
+    from smsframe.journal import as_url, default_url
 
+    url = as_url(args.journal) if args.journal else default_url()
     try:
-        audit = from_journal(args.journal, args.campaign, by=args.by)
+        audit = from_journal(url, args.campaign, by=args.by)
     except (FileNotFoundError, ValueError) as error:
         print(f"smsframe: {error}", file=sys.stderr)
         return 2
@@ -129,12 +144,15 @@ def _campaigns(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from smsframe.audit import campaigns
+    from smsframe.journal import as_url, default_url
 
+    url = as_url(args.journal) if args.journal else default_url()
     try:
-        table = campaigns(args.journal)
+        table = campaigns(url)
     except FileNotFoundError as error:
         print(f"smsframe: {error}", file=sys.stderr)
         return 2
+    print(f"journal: {_masked(url)}")
     if table.empty:
         print("no campaigns in this journal")
         return 0

@@ -6,6 +6,7 @@
     ├── AccountError          the provider refused the account (.code, .meaning): fix it first
     ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
     ├── CampaignBusy          another process is sending the same campaign right now
+    ├── CampaignMismatch      a campaign's name run again with other content: nothing sent
     ├── JournalError          the journal failed (locked, disk full, server down): .result
     ├── InvalidRequest        the request could not be built: nothing was sent
     ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend;
@@ -102,6 +103,11 @@ class CampaignInterrupted(KeyboardInterrupt):
     def __init__(self, message: str, result: pd.DataFrame | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class CampaignMismatch(SmsError):
+    """A campaign run again under its name with other content (message, schedule time,
+    ext, account) than it was sent with; nothing was sent."""
 
 
 class CampaignBusy(SmsError):

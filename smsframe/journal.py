@@ -13,13 +13,16 @@ table refuses a number that is already in another intent of the campaign, whatev
 the chunking. A call is made only with a committed intent's id in hand. Every
 database error comes out as a :class:`~smsframe.errors.JournalError`.
 
-Default: a SQLite file ``smsframe-journal.sqlite`` in the working directory;
-any SQLAlchemy URL (PostgreSQL for a team).
+Where it lives (:func:`default_url`): ``journal=`` (a SQLAlchemy URL or a file
+path), else ``$SMSFRAME_JOURNAL`` (the same), else one journal per user,
+``journal.sqlite`` in the platform's user data directory (platformdirs), never the
+working directory: a notebook run from two folders must not send twice. A team
+shares one PostgreSQL URL.
 
 Examples
 --------
 >>> from smsframe import journal
->>> j = journal.open()                        # smsframe-journal.sqlite here
+>>> j = journal.open()                        # this user's journal
 >>> j.campaigns()                             # one row per campaign, with totals
 >>> j.campaign("nov-promo")                   # its per-recipient outcomes
 """
@@ -43,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
+import platformdirs
 import sqlalchemy as sa
 
 from smsframe.codes import CHINA
@@ -51,7 +55,7 @@ from smsframe.outcomes import NO_OUTCOME, RECIPIENT_COLUMNS, Recipients, recipie
 
 log = logging.getLogger("smsframe.journal")
 
-DEFAULT_URL = "sqlite:///smsframe-journal.sqlite"
+JOURNAL_ENV = "SMSFRAME_JOURNAL"  # a URL or a file path: the journal when none is given
 LEASE_TTL_S = 30.0
 LOCK_TIMEOUT_S = 30.0  # how long a SQLite write waits for another process's lock
 MAX_NAME = 200  # characters of a campaign name
@@ -123,6 +127,49 @@ claims_table = sa.Table(
     sa.Column("call_id", sa.Integer, nullable=False),
     sqlite_with_rowid=False,
 )
+
+
+# What a campaign sends, recorded on its first run: a later run under the same name
+# must send the same (CampaignMismatch otherwise, unless it extends the campaign).
+contents_table = sa.Table(
+    "contents",
+    metadata,
+    sa.Column("campaign", sa.String(MAX_NAME), primary_key=True),
+    sa.Column("account_id", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(12), nullable=False),  # send, schedule
+    sa.Column("template", sa.Text, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The text of every message hash a call was made with: the result shows what was sent.
+messages_table = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("message_hash", sa.String(64), primary_key=True),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+# The rows a campaign's latest run did not call (rejected, skipped) and why: with the
+# calls, the journal alone gives every row of the campaign.
+unsent_table = sa.Table(
+    "unsent",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("campaign", sa.String(MAX_NAME), nullable=False, index=True),
+    sa.Column("phone", sa.String(100)),  # as normalised, else as given (truncated)
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("reason", sa.String(40)),
+    sa.Column("detail", sa.Text),
+)
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a campaign sends: its account, kind (send or schedule) and template."""
+
+    account_id: int
+    kind: str
+    template: str
 
 
 def digest(*parts: object) -> str:
@@ -530,8 +577,10 @@ class Journal:
 
     lease_ttl = LEASE_TTL_S  # seconds a campaign's lease lasts unless renewed
 
-    def __init__(self, url: str | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S) -> None:
-        self.url = url or DEFAULT_URL
+    def __init__(
+        self, url: str | Path | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S
+    ) -> None:
+        self.url = as_url(url) if url else default_url()
         self.lock_timeout = lock_timeout
         self.engine = sa.create_engine(self.url, **_engine_options(self.url, lock_timeout))
         if self.engine.dialect.name == "sqlite":
@@ -769,7 +818,96 @@ class Journal:
                 }
             )
         db.execute(groups_table.insert(), values)
+        if "message" in new.columns:
+            self._record_texts(db, dict(zip(new["message_hash"], new["message"], strict=True)))
         return recorded
+
+    def _record_texts(self, db, texts: dict[str, str]) -> None:
+        known = set()
+        hashes = list(texts)
+        for start in range(0, len(hashes), 500):
+            known.update(
+                db.execute(
+                    sa.select(messages_table.c.message_hash).where(
+                        messages_table.c.message_hash.in_(hashes[start : start + 500])
+                    )
+                ).scalars()
+            )
+        missing = [{"message_hash": h, "message": t} for h, t in texts.items() if h not in known]
+        if missing:
+            db.execute(messages_table.insert(), missing)
+
+    @_translated
+    def texts(self, hashes: list[str]) -> dict[str, str]:
+        """The text of each of ``hashes`` that the journal knows."""
+        found: dict[str, str] = {}
+        hashes = list(dict.fromkeys(hashes))
+        with self.engine.connect() as db:
+            for start in range(0, len(hashes), 500):
+                found.update(
+                    db.execute(
+                        sa.select(messages_table.c.message_hash, messages_table.c.message).where(
+                            messages_table.c.message_hash.in_(hashes[start : start + 500])
+                        )
+                    ).all()
+                )
+        return found
+
+    # -- what a campaign sends, and what it did not --------------------------------
+    @_translated
+    def content(self, name: str) -> Content | None:
+        """What campaign ``name`` was first run with (None: never run)."""
+        table = contents_table.c
+        with self.engine.connect() as db:
+            row = db.execute(
+                sa.select(table.account_id, table.kind, table.template).where(
+                    table.campaign == name
+                )
+            ).first()
+        return None if row is None else Content(*row)
+
+    @_translated
+    def bind_content(self, name: str, content: Content) -> None:
+        """Record what campaign ``name`` sends, unless its first run did already."""
+        try:
+            with self.engine.begin() as db:
+                exists = db.execute(
+                    sa.select(contents_table.c.campaign).where(contents_table.c.campaign == name)
+                ).first()
+                if exists is None:
+                    db.execute(
+                        contents_table.insert().values(
+                            campaign=name, recorded_at=now(), **vars(content)
+                        )
+                    )
+        except sa.exc.IntegrityError:  # recorded by another process meanwhile
+            pass
+
+    @_translated
+    def record_unsent(self, name: str, rows: pd.DataFrame) -> None:
+        """Replace the rows campaign ``name`` did not call (``phone``, ``status``,
+        ``reason``, ``detail``) by those of its latest run."""
+        values = [
+            {"campaign": name, "phone": phone, "status": status, "reason": reason, "detail": d}
+            for phone, status, reason, d in zip(
+                rows["phone"], rows["status"], rows["reason"], rows["detail"], strict=True
+            )
+        ]
+        with self.engine.begin() as db:
+            db.execute(unsent_table.delete().where(unsent_table.c.campaign == name))
+            if values:
+                db.execute(unsent_table.insert(), values)
+
+    @_translated
+    def unsent(self, name: str) -> pd.DataFrame:
+        """The rows of campaign ``name``'s latest run that were not called: phone,
+        status (rejected, skipped), reason, detail."""
+        table = unsent_table.c
+        query = sa.select(table.phone, table.status, table.reason, table.detail).where(
+            table.campaign == name
+        )
+        with self.engine.connect() as db:
+            return pd.read_sql(query.order_by(table.id), db)
 
     # -- calls -----------------------------------------------------------------
     def record_intent(
@@ -831,7 +969,13 @@ class Journal:
     def recipients(self, name: str) -> Recipients | None:
         """The recipients of campaign ``name`` by call, as :meth:`campaign` gives them one
         row each, without that frame (None: no calls)."""
-        return recipients_of(self.calls(name))
+        return recipients_of(self.sent(name))
+
+    def sent(self, name: str) -> pd.DataFrame:
+        """:meth:`calls` with the text of each call's message (``message``)."""
+        calls = self.calls(name)
+        calls["message"] = calls["message_hash"].map(self.texts(list(calls["message_hash"])))
+        return calls
 
     @_translated
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
@@ -982,9 +1126,31 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def existing(url: str) -> Journal:
-    """The journal at ``url``, to read: a SQLite file that does not exist raises
-    FileNotFoundError instead of becoming a new, empty journal."""
+def default_url() -> str:
+    """The journal's URL when none is given: ``$SMSFRAME_JOURNAL`` (a URL or a file
+    path), else ``journal.sqlite`` in this user's data directory (platformdirs: e.g.
+    ``~/.local/share/smsframe`` on Linux), the same from every working directory."""
+    chosen = os.environ.get(JOURNAL_ENV, "").strip()
+    if chosen:
+        return as_url(chosen)
+    folder = platformdirs.user_data_path("smsframe", appauthor=False, ensure_exists=True)
+    return as_url(folder / "journal.sqlite")
+
+
+def as_url(where: str | Path) -> str:
+    """A SQLAlchemy URL for ``where``: a URL as it is, a file path as a SQLite URL of
+    its absolute path (so that it means the same after a change of directory)."""
+    text = str(where)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def existing(url: str | None = None) -> Journal:
+    """The journal at ``url`` (default: :func:`default_url`), to read: a SQLite file
+    that does not exist raises FileNotFoundError instead of becoming a new, empty
+    journal."""
+    url = as_url(url) if url else default_url()
     database = sa.engine.make_url(url).database
     sqlite = url.startswith("sqlite")
     if sqlite and database not in (None, "", ":memory:") and not Path(database).is_file():
@@ -993,5 +1159,5 @@ def existing(url: str) -> Journal:
 
 
 def open(url: str | None = None) -> Journal:
-    """The journal at ``url`` (default: ``smsframe-journal.sqlite`` in the working directory)."""
+    """The journal at ``url`` (a URL or a file path; default: :func:`default_url`)."""
     return Journal(url)

@@ -16,6 +16,23 @@ import pandas as pd
 from smsframe.codes import CHINA, decode
 
 STATUSES = ["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
+
+# Every column smsframe writes into a frame it returns.
+OUTPUT_COLUMNS = [
+    "sms_phone",
+    "sms_e164",
+    "sms_reason",
+    "sms_message",
+    "sms_parts",
+    "sms_ext",
+    "sms_scheduled_for",
+    "sms_timestamp",
+    "sms_state",
+    "sms_status",
+    "sms_detail",
+    "sms_batch_id",
+    "sms_sent_at",
+]
 STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
 
 # Why a row that passed the pre-flight checks was not sent: token -> text.
@@ -40,6 +57,18 @@ FAIL_PHONE = {
     "detail": REASON_TEXT["fail_phone"],
     "retry": False,
 }
+
+
+def refuse_output_columns(frame: pd.DataFrame) -> None:
+    """Input columns are never overwritten: raise if ``frame`` has a column named like
+    one smsframe writes (e.g. a result frame given back as contacts)."""
+    taken = [column for column in OUTPUT_COLUMNS if column in frame.columns]
+    if taken:
+        raise ValueError(
+            f"the input already has column(s) {', '.join(taken)}, which smsframe writes its "
+            "results to: rename or drop them first (df.drop(columns=[...])). To send a "
+            "campaign again, give it the original contacts, not a result frame"
+        )
 
 
 def reason_for(status: str, state: object, listed: bool, resend_safe: bool) -> str | None:
@@ -87,7 +116,7 @@ class Recipients:
 
     def frame(self) -> pd.DataFrame:
         """One row per recipient (:data:`RECIPIENT_COLUMNS`)."""
-        rows = self.calls.iloc[self.call_of].reset_index(drop=True)
+        rows = self.calls[RECIPIENT_COLUMNS[1:]].iloc[self.call_of].reset_index(drop=True)
         rows.insert(0, "phone", self.phone.to_numpy(dtype=object))
         rows.loc[self.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
         return rows
@@ -106,6 +135,10 @@ RECIPIENT_COLUMNS = [
     "retry",
     "call_id",
 ]
+
+
+# What each call sent, kept beside the outcome (the result shows what was sent).
+CONTENT_COLUMNS = ["group_key", "message", "parts", "ext"]
 
 
 def recipients_of(calls: pd.DataFrame) -> Recipients | None:
@@ -153,7 +186,8 @@ def recipients_of(calls: pd.DataFrame) -> Recipients | None:
     listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
     candidates = np.flatnonzero(np.isin(call_of, listing))
     listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
-    return Recipients(calls[RECIPIENT_COLUMNS[1:]].reset_index(drop=True), index, call_of, listed)
+    calls = calls.reindex(columns=[*RECIPIENT_COLUMNS[1:], *CONTENT_COLUMNS])
+    return Recipients(calls.reset_index(drop=True), index, call_of, listed)
 
 
 class OutcomeWriter:
@@ -176,6 +210,12 @@ class OutcomeWriter:
         self.batch_id = np.full(n, np.nan)
         self.timestamp = np.full(n, np.nan)
         self.sent_at = np.full(n, np.datetime64("NaT", "us"))
+        # What was sent, as the journal recorded it, where it did: (column, call column).
+        self.content = {
+            column: rows[column].to_numpy(dtype=object).copy()
+            for column in ("sms_message", "sms_parts", "sms_ext", "sms_scheduled_for")
+            if column in rows.columns
+        }
 
     def set(self, positions: np.ndarray, *, status: str, reason: str | None, detail: str) -> None:
         """The same outcome for every row at ``positions`` (no call made)."""
@@ -204,10 +244,19 @@ class OutcomeWriter:
             getattr(self, name)[positions] = number[call]
         sent_at = pd.to_datetime(calls["sent_at"], utc=True).dt.tz_convert(None)
         self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")[call]
+        for column, recorded in _RECORDED.items():
+            if column in self.content:
+                values = calls[recorded].to_numpy(dtype=object)[call]
+                known = pd.notna(values) if column in ("sms_message", "sms_parts") else True
+                self.content[column][positions] = np.where(
+                    known, values, self.content[column][positions]
+                )
 
     def frame(self) -> pd.DataFrame:
         """The rows with the outcome columns."""
         out = self.rows.copy()
+        for column, values in self.content.items():
+            out[column] = pd.Series(values, index=out.index).astype(self.rows[column].dtype)
         out["sms_status"] = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
         out["sms_reason"] = pd.Categorical.from_codes(self.reason, categories=self.reasons)
         out["sms_detail"] = pd.array(self.detail, dtype="string")
@@ -219,6 +268,15 @@ class OutcomeWriter:
             out[column] = pd.array(values, dtype="Float64").astype("Int64")
         out["sms_sent_at"] = pd.Series(self.sent_at, index=out.index).dt.tz_localize("UTC")
         return out
+
+
+# Result column <- the recorded call's column.
+_RECORDED = {
+    "sms_message": "message",
+    "sms_parts": "parts",
+    "sms_ext": "ext",
+    "sms_scheduled_for": "scheduled_for",
+}
 
 
 def _codes(values: pd.Series, categories: list[str]) -> np.ndarray:

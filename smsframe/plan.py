@@ -19,7 +19,7 @@ import pandas as pd
 from smsframe import message as messages
 from smsframe import phones, preflight
 from smsframe.journal import digest
-from smsframe.outcomes import STATUS_DTYPE, STATUSES
+from smsframe.outcomes import STATUS_DTYPE, STATUSES, refuse_output_columns
 from smsframe.preflight import DEFAULT_MARGIN
 
 MAX_CHUNK = 1000  # the provider's limit of numbers per call
@@ -49,6 +49,13 @@ class Plan:
     rows: pd.DataFrame
     calls: pd.DataFrame
     chunk_size: int
+    template: str = ""  # the message as given, a constant or a {column} template
+    phone: str = "phone"  # the input's column of numbers
+
+    @property
+    def kind(self) -> str:
+        """``schedule`` (SendTimer) or ``send``."""
+        return "schedule" if "sms_scheduled_for" in self.rows.columns else "send"
 
     def summary(self) -> pd.Series:
         """Recipients, rejected rows, calls, parts and total cost."""
@@ -127,6 +134,7 @@ def build(
     >>> plan.summary()["recipients"]
     1
     """
+    refuse_output_columns(frame)
     if ext is not None and at is not None:
         raise ValueError(
             "the provider has no operation that schedules a send with an extension number: "
@@ -158,7 +166,7 @@ def build(
         dtype=STATUS_DTYPE,
     )
     rows["sms_detail"] = _details(reason, rows["sms_detail"])
-    return Plan(rows, chunk_calls(rows, chunk_size), chunk_size)
+    return Plan(rows, chunk_calls(rows, chunk_size), chunk_size, message, phone)
 
 
 REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}
@@ -258,6 +266,20 @@ def chunk_calls(
     for column in ("ext", "at"):  # None stays None (not NaN) for the client
         frame[column] = pd.Series([r[columns.index(column)] for r in records], dtype=object)
     return frame
+
+
+def content_keys(rows: pd.DataFrame) -> np.ndarray:
+    """Per row, the key of what it sends (its message, ext and schedule time): the
+    ``group_key`` :func:`chunk_calls` gives the call that sends it."""
+    keys = ("sms_message", "sms_ext", "sms_scheduled_for")
+    columns = [
+        rows[k].astype(object).map(_none).to_numpy() if k in rows else np.full(len(rows), None)
+        for k in keys
+    ]
+    values = np.empty(len(rows), dtype=object)
+    values[:] = list(zip(*columns, strict=True))
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.array([digest(*unique) for unique in uniques], dtype=object)[codes]
 
 
 def _none(value: object) -> object:

@@ -99,6 +99,7 @@ class Run:
             self.records[call_id] = vars(intent) | {
                 "id": call_id,
                 "numbers": ";".join(numbers),
+                "message": call["message"],
                 "status": None,  # no outcome yet: unknown if it never comes
                 "resend_safe": False,
             }

@@ -305,7 +305,7 @@ class SchedulePanel(_Panel):
     campaign : the campaign's name in the journal (editable); each number is
         scheduled once per campaign name.
     journal : a :class:`~smsframe.journal.Journal` or its URL (default: the SQLite
-        file ``smsframe-journal.sqlite`` in the working directory).
+        journal of this user: :func:`smsframe.journal.default_url`).
     at : the time shown at first (default: tomorrow 10:00 China Standard Time).
     chunk_size, region, keywords, margin, workers : as :func:`smsframe.campaign.schedule`.
 

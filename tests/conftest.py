@@ -27,6 +27,14 @@ ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "secret"
 START_BALANCE = 1000
 
 
+@pytest.fixture(autouse=True)
+def own_user_data(tmp_path_factory, monkeypatch) -> None:
+    """Every test (and the processes it starts) has a user data directory of its own:
+    the default journal never lands in the real one, nor in a test's working directory."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("user-data")))
+    monkeypatch.delenv("SMSFRAME_JOURNAL", raising=False)
+
+
 @pytest.fixture
 def auth() -> tuple[int, str, str]:
     """The ordinary account every ``sim`` opens: (Id, Name, Psw)."""

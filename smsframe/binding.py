@@ -1,0 +1,105 @@
+"""A campaign's name is bound to what it sends.
+
+The journal records a campaign's content on its first run (account, kind, message
+template), and each call's message, ext and schedule time. A later run under the same
+name must send the same: the same template, account and kind, and, for every row the
+campaign attempted, the same rendered message, ext and schedule time. Otherwise it is
+refused with :class:`~smsframe.errors.CampaignMismatch` before any call, saying what
+differs. New rows with the same content extend the campaign.
+
+``extend=True`` accepts other content: rows the campaign never attempted get it; rows
+it attempted keep what they were sent (their recorded outcome and content are shown).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from smsframe.errors import CampaignMismatch
+from smsframe.journal import Content
+from smsframe.outcomes import Recipients
+from smsframe.plan import Plan, content_keys
+
+WAYS_ON = (
+    "Nothing was sent. To send the new content to every row, use a new campaign name; "
+    "to send it only to the rows this campaign never attempted, pass extend=True"
+)
+
+
+def check(
+    name: str,
+    bound: Content | None,
+    content: Content,
+    plan: Plan,
+    recorded: Recipients | None,
+) -> None:
+    """Raise :class:`CampaignMismatch` if running ``plan`` as campaign ``name`` would send
+    other content than the campaign was sent with."""
+    differences = [] if bound is None else _campaign_differences(bound, content)
+    changed = _changed_rows(plan.rows, recorded)
+    if not differences and not len(changed):
+        return
+    if len(changed):
+        differences.append(_example(plan.rows, recorded, changed))
+    raise CampaignMismatch(
+        f"campaign {name!r} was sent with other content than this run's: "
+        f"{'; '.join(differences)}. {WAYS_ON}"
+    )
+
+
+def _campaign_differences(bound: Content, content: Content) -> list[str]:
+    differences = []
+    if bound.account_id != content.account_id:
+        differences.append(f"account {bound.account_id} then, {content.account_id} now")
+    if bound.kind != content.kind:
+        differences.append(f"it was a {bound.kind} then, a {content.kind} now")
+    if bound.template != content.template:
+        differences.append(f"message {bound.template!r} then, {content.template!r} now")
+    return differences
+
+
+def _changed_rows(rows: pd.DataFrame, recorded: Recipients | None) -> np.ndarray:
+    """Positions of the rows the campaign attempted that would now send other content."""
+    if recorded is None:
+        return np.array([], dtype=int)
+    where = recorded.index(rows["sms_phone"].to_numpy(dtype=object))
+    attempted = np.flatnonzero(
+        (where >= 0)
+        & rows["sms_message"].notna().to_numpy()
+        & (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
+    )
+    if not len(attempted):
+        return attempted
+    now = content_keys(rows.iloc[attempted])
+    then = recorded.calls["group_key"].to_numpy(dtype=object)[recorded.call_of[where[attempted]]]
+    return attempted[now != then]
+
+
+def _example(rows: pd.DataFrame, recorded: Recipients, changed: np.ndarray) -> str:
+    """One changed row in words: what it was sent, what it would get now."""
+    row = rows.iloc[changed[0]]
+    call = recorded.calls.iloc[recorded.call_of[recorded.index(np.array([row["sms_phone"]]))[0]]]
+    then, now = [], []
+    for label, column, was in (
+        ("message", "sms_message", call["message"]),
+        ("ext", "sms_ext", call["ext"]),
+        ("time", "sms_scheduled_for", call["scheduled_for"]),
+    ):
+        is_now = row[column] if column in row.index else None
+        if _shown(was) != _shown(is_now):
+            then.append(f"{label} {_shown(was)}")
+            now.append(f"{label} {_shown(is_now)}")
+    said = f"{', '.join(then)} then, {', '.join(now)} now" if then else "other content"
+    return (
+        f"{len(changed):,} row(s) it attempted would get other content, e.g. "
+        f"{row['sms_phone']}: {said}"
+    )
+
+
+def _shown(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "none"
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%Y-%m-%d %H:%M}"
+    return repr(value) if isinstance(value, str) else str(value)
