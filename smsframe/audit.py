@@ -683,12 +683,12 @@ def from_journal(
     journal: _journal.Journal | str, campaign: str, *, by: str | Sequence[str] | None = None
 ) -> Audit:
     """The audit of ``campaign`` from the journal alone: the rows that were called, and
-those its latest run did not call (rejected, skipped), as the journal recorded them.
+    those its latest run did not call (rejected, skipped), as the journal recorded them.
 
-    Examples
-    --------
-    >>> from smsframe.audit import from_journal
-    >>> from_journal("sqlite:///team-journal.sqlite", "nov-promo").to_frame("batches")
+        Examples
+        --------
+        >>> from smsframe.audit import from_journal
+        >>> from_journal("sqlite:///team-journal.sqlite", "nov-promo").to_frame("batches")
     """
     with _opened(journal) as opened:
         info = _campaign_info(opened, campaign)
