@@ -166,22 +166,32 @@ def _run(
 
 def _unsent(result: pd.DataFrame, phone: str) -> pd.DataFrame:
     """The rows of ``result`` that were not called, for the journal: the number as
-    normalised, else as given."""
+    normalised, else as given (as text a database can store, at most 100 characters)."""
     rows = result[result["sms_status"].isin(["rejected", "skipped"])]
-    given = (
-        rows[phone]
-        .astype(object)
-        .where(rows[phone].notna(), None)
-        .map(lambda value: None if value is None else str(value)[:100])
-    )
+    normalised = rows["sms_phone"].to_numpy(dtype=object)
+    given = rows[phone].to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "phone": rows["sms_phone"].astype(object).where(rows["sms_phone"].notna(), given),
-            "status": rows["sms_status"].astype(str),
-            "reason": rows["sms_reason"].astype(object).where(rows["sms_reason"].notna(), None),
-            "detail": rows["sms_detail"].astype(object).where(rows["sms_detail"].notna(), None),
+            "phone": [
+                n if isinstance(n, str) else _storable(g, 100)
+                for n, g in zip(normalised, given, strict=True)
+            ],
+            "status": rows["sms_status"].astype(str).tolist(),
+            "reason": [_storable(r) for r in rows["sms_reason"].to_numpy(dtype=object)],
+            "detail": [_storable(d) for d in rows["sms_detail"].to_numpy(dtype=object)],
         }
     )
+
+
+def _storable(value: object, limit: int | None = None) -> str | None:
+    """``value`` as UTF-8 text (characters it cannot hold escaped); None when missing."""
+    try:
+        missing = value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list, an array...: not missing
+        missing = False
+    if missing:
+        return None
+    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
 
 
 def _balance_after(client: SmsClient) -> int | None:
