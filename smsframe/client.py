@@ -50,21 +50,22 @@ _LOADING = threading.Lock()
 _SECRET_PARAMS = ("Psw", "OldPsw", "NewPsw")
 
 
-class Secret:
-    """A string that never shows itself in a repr, str or traceback."""
+class Secret(str):
+    """A password: a ``str`` (zeep writes it into the envelope with ``str()``) whose
+    repr and format are masked, so that no traceback, even with its frames' locals
+    (IPython's ``%xmode Verbose``, a debugger, ``capture_locals=True``), nor an f-string
+    or log line shows it. Only :meth:`reveal` (or ``str()``) gives it."""
 
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
+    __slots__ = ()
 
     def reveal(self) -> str:
-        return self._value
+        return str.__str__(self)
 
     def __repr__(self) -> str:
-        return f"Secret({MASK!r})"
+        return repr(MASK)
 
-    __str__ = __repr__
+    def __format__(self, spec: str) -> str:
+        return format(MASK, spec)
 
     def __reduce__(self):  # never pickled along with a client
         raise TypeError("a Secret cannot be pickled")
@@ -307,13 +308,14 @@ class SmsClient:
         pool_size: int = 16,
         max_answer_bytes: int = 1_000_000,
     ) -> None:
+        password = Secret(password)  # masked in this frame's locals from the first line
         for label, seconds in (("timeout", timeout), ("operation_timeout", operation_timeout)):
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
                 raise ValueError(f"{label} must be a number of seconds > 0, got {seconds!r}")
         self.wsdl_url = wsdl_url
         self.account_id = int(account_id)
         self.name = name
-        self._password = Secret(password)
+        self._password = password
         self._transport = _Transport(
             wsdl_url, timeout, operation_timeout, max_answer_bytes, pool_size
         )
@@ -338,10 +340,8 @@ class SmsClient:
             account_id = int(os.environ["SMSFRAME_ID"])
         except ValueError:
             raise SmsError("SMSFRAME_ID must be the organisation code, an integer") from None
-        wsdl, name, password = (
-            os.environ[n] for n in ("SMSFRAME_WSDL", "SMSFRAME_NAME", "SMSFRAME_PASSWORD")
-        )
-        return cls(wsdl, account_id, name, password, **options)
+        wsdl, name = os.environ["SMSFRAME_WSDL"], os.environ["SMSFRAME_NAME"]
+        return cls(wsdl, account_id, name, Secret(os.environ["SMSFRAME_PASSWORD"]), **options)
 
     def __repr__(self) -> str:
         return f"SmsClient({self.wsdl_url!r}, account_id={self.account_id}, name={self.name!r})"
@@ -356,7 +356,7 @@ class SmsClient:
         >>> client.login()
         101
         """
-        return self._account_call("UserLogin", Psw=self._password.reveal())
+        return self._account_call("UserLogin", Psw=self._password)
 
     def update_password(self, new: str) -> None:
         """Change the account's password; the client uses the new one afterwards.
@@ -365,8 +365,9 @@ class SmsClient:
         """
         if not isinstance(new, str) or not new.strip():
             raise ValueError("the new password must be a non-empty string")
-        self._account_call("UpdatePsw", OldPsw=self._password.reveal(), NewPsw=new)
-        self._password = Secret(new)
+        new = Secret(new)  # masked in this frame's locals from here on
+        self._account_call("UpdatePsw", OldPsw=self._password, NewPsw=new)
+        self._password = new
 
     def balance(self) -> Balance:
         """The account's balance, messages sent and total recharged.
@@ -374,7 +375,7 @@ class SmsClient:
         >>> client.balance()
         Balance(balance=995, sent=5, total=1000, state=101)
         """
-        answer = self._call("GetBalance", Psw=self._password.reveal())
+        answer = self._call("GetBalance", Psw=self._password)
         if answer is None:
             raise OutcomeUnknown("GetBalance gave an empty answer; try again")
         self._raise_for_account("GetBalance", answer.State)
@@ -453,7 +454,7 @@ class SmsClient:
             raise TypeError(f"message must be a str, got {type(message).__name__}")
         phone = phones if isinstance(phones, str) else ";".join(map(str, phones))
         answer = self._call(
-            operation, Psw=self._password.reveal(), Message=message, Phone=phone, **params
+            operation, Psw=self._password, Message=message, Phone=phone, **params
         )
         if answer is None:
             raise OutcomeUnknown(

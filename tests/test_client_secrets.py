@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import pickle
 import socket
 import time
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import zeep
+from IPython.core.ultratb import VerboseTB
 
 from smsframe.client import SmsClient
 from smsframe.errors import AccountError, OutcomeUnknown, ProviderUnavailable, SmsError
@@ -70,7 +72,9 @@ def everything_logged():
 
 
 def exception_texts(error: BaseException) -> list[str]:
-    """str, repr, args, attributes and formatted traceback of ``error`` and its whole chain."""
+    """str, repr, args, attributes and formatted traceback of ``error`` and its whole
+    chain, the traceback also with every frame's locals (``capture_locals=True``, and
+    IPython's ``%xmode Verbose``, as a notebook or a debugger shows them)."""
     texts, seen, todo = [], set(), [error]
     while todo:
         current = todo.pop()
@@ -79,8 +83,20 @@ def exception_texts(error: BaseException) -> list[str]:
         seen.add(id(current))
         texts += [str(current), repr(current), repr(current.args), repr(vars(current))]
         texts.append("".join(traceback.format_exception(current)))
+        ours = _from_smsframe(current.__traceback__)
+        with_locals = traceback.StackSummary.extract(traceback.walk_tb(ours), capture_locals=True)
+        texts.append("".join(with_locals.format()))
+        texts.append(VerboseTB().text(type(current), current, ours))
         todo += [current.__cause__, current.__context__]
     return texts
+
+
+def _from_smsframe(tb):
+    """The traceback from its first frame in smsframe on: the test's own frames hold the
+    test's passwords (and IPython shows the globals a line names)."""
+    while tb is not None and f"{os.sep}smsframe{os.sep}" not in tb.tb_frame.f_code.co_filename:
+        tb = tb.tb_next
+    return tb
 
 
 def leaks(texts) -> list[str]:
@@ -182,3 +198,12 @@ def test_the_checks_above_can_see_a_leak():
     error = OutcomeUnknown("x")
     error.__context__ = ValueError(f"<Psw>{OLD}</Psw>")
     assert leaks(exception_texts(error))
+
+    # A call made with the password as a plain string, as the client's own calls once
+    # were: the frames' locals show it.
+    nowhere = SmsClient(f"http://127.0.0.1:{_closed_port()}/Service.asmx?wsdl", 101, "d", NEW)
+    with pytest.raises(ProviderUnavailable) as raised:
+        nowhere._call("GetBalance", Psw=str.__str__(OLD))
+    texts = exception_texts(raised.value)
+    assert leaks(texts[-2:-1]) and leaks(texts[-1:])  # captured locals, IPython Verbose
+    assert not leaks(texts[:-2])
