@@ -71,8 +71,9 @@ def execute(
     finally:
         if owned:
             _close(journal)
-    # Where the outcomes are recorded, so that result.sms.audit() can reconcile the cost.
-    result.attrs["smsframe"] = {"campaign": campaign, "journal": journal.url}
+    # Where the outcomes are recorded, so that result.sms.audit() can reconcile the cost:
+    # its password masked (attrs go into Parquet and pickle files); this process knows it.
+    result.attrs["smsframe"] = {"campaign": campaign, "journal": journal.where}
     skipped = int((result["sms_status"] == "skipped").sum())
     if stopped.interrupted:
         unwaited = (

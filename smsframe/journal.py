@@ -591,6 +591,8 @@ class Journal:
             self.engine.dispose()
             raise self._error(error) from error
         self._calls = _CallWriter(self.engine, self._error)
+        if self.where != self.url:
+            _UNMASKED[self.where] = self.url
 
     def __repr__(self) -> str:
         return f"<Journal {self.where}>"
@@ -1137,13 +1139,27 @@ def default_url() -> str:
     return as_url(folder / "journal.sqlite")
 
 
+# Masked URL -> the URL it stands for, for the journals opened in this process: a
+# result frame keeps only the masked one (its attrs go into Parquet and pickle files).
+_UNMASKED: dict[str, str] = {}
+
+
 def as_url(where: str | Path) -> str:
     """A SQLAlchemy URL for ``where``: a URL as it is, a file path as a SQLite URL of
-    its absolute path (so that it means the same after a change of directory)."""
+    its absolute path (so that it means the same after a change of directory), a URL
+    whose password is masked (as a result frame keeps it) as the journal opened with it
+    in this process."""
     text = str(where)
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if text in _UNMASKED:
+        return _UNMASKED[text]
+    if sa.engine.make_url(text).password == "***":
+        raise JournalError(
+            f"the journal {text} has its password masked (a result frame never keeps a "
+            "password): pass journal= with its full URL"
+        )
+    return text
 
 
 def existing(url: str | None = None) -> Journal:

@@ -173,3 +173,55 @@ def test_cli_output_shows_no_password(tmp_path):
         assert not leaks(text)
     assert "demo-password" not in demo.stdout + demo.stderr
     assert "13600000001" in deliveries.stdout
+
+
+DB_PASSWORD = "DbPw-0c1d9e-SECRET"
+
+
+def test_a_database_password_is_in_no_result_file_log_or_traceback(postgres_url, tmp_path, logs):
+    """The journal's URL with its password: the result frame keeps it masked (its attrs
+    go into Parquet and pickle files); this process still audits with it; a traceback
+    with captured locals through smsframe's frames shows neither password."""
+    url = postgres_url.replace("smsframe@", f"smsframe:{DB_PASSWORD}@")  # trust ignores it
+    secrets = (DB_PASSWORD, PASSWORD)
+    df = pd.DataFrame({"phone": ["13600000001", "13600000002"]})
+    with Simulator() as sim:
+        sim.add_account(101, "demo", PASSWORD, balance=100)
+        client = SmsClient(sim.wsdl_url, 101, "demo", PASSWORD)
+        out = df.sms.send(client, message="hi", campaign="db-pw", journal=url, progress=False)
+        journal = Journal(url)
+        wrong = SmsClient(sim.wsdl_url, 101, "demo", "wrong-" + PASSWORD)
+        with pytest.raises(SmsError) as refused:
+            df.sms.send(wrong, message="hi", campaign="db-pw-2", journal=journal)
+    assert out.attrs["smsframe"]["journal"] == journal.where
+    assert "***" in journal.where
+    audit = out.sms.audit()  # in this process, the masked URL finds its journal
+    assert audit.cost.reconciles
+    out.to_parquet(tmp_path / "out.parquet")
+    out.to_pickle(tmp_path / "out.pickle")
+    files = b"".join((tmp_path / name).read_bytes() for name in ("out.parquet", "out.pickle"))
+    ours = refused.value.__traceback__
+    while ours is not None and "smsframe" not in ours.tb_frame.f_code.co_filename:
+        ours = ours.tb_next
+    frames = traceback.StackSummary.extract(traceback.walk_tb(ours), capture_locals=True)
+    texts = [*logs, "".join(frames.format()), exception_text(refused.value), audit.to_html()]
+    for secret in secrets:
+        assert secret.encode() not in files
+        assert not [text for text in texts if secret in text]
+    journal.close()
+    # Another process, from the Parquet file alone: a clear error, no password guessed.
+    read_back = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, pandas as pd, smsframe\n"
+            "out = pd.read_parquet(sys.argv[1])\n"
+            "try:\n    out.sms.audit()\n"
+            "except smsframe.JournalError as error:\n    print(error)\n",
+            str(tmp_path / "out.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "password masked" in read_back.stdout and "journal=" in read_back.stdout
