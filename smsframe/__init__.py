@@ -23,6 +23,7 @@ from smsframe.errors import (
     OutcomeUnknown,
     ProviderUnavailable,
     SmsError,
+    UntrustedHost,
 )
 from smsframe.message import parts, render
 from smsframe.phones import normalize
@@ -44,6 +45,7 @@ __all__ = [
     "SendResult",
     "SmsClient",
     "SmsError",
+    "UntrustedHost",
     "__version__",
     "audit",
     "normalize",

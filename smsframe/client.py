@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,11 +39,13 @@ from smsframe.errors import (
     OutcomeUnknown,
     ProviderUnavailable,
     SmsError,
+    UntrustedHost,
 )
 
 log = logging.getLogger("smsframe.client")
 
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M:%S"
+MAX_REDIRECTS = 5  # of the service description
 MASK = "********"
 # One WSDL load at a time in the process: the first fills zeep's cache for the others,
 # so threads (or clients) starting together fetch it once.
@@ -215,6 +218,7 @@ class _Transport(zeep.Transport):
             session=session,
         )
         self.max_bytes = max_bytes
+        self.other_hosts = False  # follow redirects to another host (SmsClient's option)
         self._adapter = adapter
         self._prepared: dict[str, requests.PreparedRequest] = {}
 
@@ -264,7 +268,19 @@ class _Transport(zeep.Transport):
 
     def _load_remote_data(self, url):
         started = time.monotonic()
-        response = self.session.get(url, timeout=self.load_timeout, stream=True)
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.session.get(
+                url, timeout=self.load_timeout, stream=True, allow_redirects=False
+            )
+            if not response.is_redirect:
+                break
+            target = urllib.parse.urljoin(url, response.headers["Location"])
+            response.close()
+            if not self.other_hosts:
+                refuse_other_host(url, target, "redirects the service description")
+            url = target
+        else:
+            raise _AnswerRefused(f"more than {MAX_REDIRECTS} redirects")
         response = self._bounded(response, started)
         response.raise_for_status()
         return response.content
@@ -272,6 +288,23 @@ class _Transport(zeep.Transport):
 
 class _AnswerRefused(Exception):
     """The answer was too large or too slow and was not read."""
+
+
+def refuse_other_host(origin: str, target: str, what: str) -> None:
+    """Raise :class:`UntrustedHost` when ``target`` is on another host than ``origin``,
+    or goes from https to http: the password must go only where it was meant to."""
+    source, there = urllib.parse.urlsplit(origin), urllib.parse.urlsplit(target)
+    if (there.hostname or "").lower() != (source.hostname or "").lower():
+        problem = f"to another host ({there.hostname})"
+    elif source.scheme == "https" and there.scheme != "https":
+        problem = "from https to plain http"
+    else:
+        return
+    raise UntrustedHost(
+        f"the provider at {source.hostname} {what} {problem}: smsframe does not send the "
+        "account's password there. If that address is truly the provider's, pass "
+        "allow_credentials_to_other_hosts=True to SmsClient"
+    )
 
 
 # What reading a service description or an answer can raise: nothing usable came back.
@@ -288,6 +321,10 @@ class SmsClient:
     timeout : seconds to connect and to load the WSDL.
     operation_timeout : seconds for a whole answer to arrive.
     pool_size : HTTP connections kept open; at least the number of threads using the client.
+    allow_credentials_to_other_hosts : follow a redirect of the service description to
+        another host (or from https to http), and call a service address on another host
+        than the description's. Off: such a provider is refused (:class:`UntrustedHost`),
+        since every call carries the password.
 
     Examples
     --------
@@ -307,6 +344,7 @@ class SmsClient:
         operation_timeout: float = 60.0,
         pool_size: int = 16,
         max_answer_bytes: int = 1_000_000,
+        allow_credentials_to_other_hosts: bool = False,
     ) -> None:
         password = Secret(password)  # masked in this frame's locals from the first line
         for label, seconds in (("timeout", timeout), ("operation_timeout", operation_timeout)):
@@ -319,6 +357,7 @@ class SmsClient:
         self._transport = _Transport(
             wsdl_url, timeout, operation_timeout, max_answer_bytes, pool_size
         )
+        self._transport.other_hosts = allow_credentials_to_other_hosts
         self._settings = zeep.Settings(
             strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
@@ -378,8 +417,10 @@ class SmsClient:
         answer = self._call("GetBalance", Psw=self._password)
         if answer is None:
             raise OutcomeUnknown("GetBalance gave an empty answer; try again")
-        self._raise_for_account("GetBalance", answer.State)
-        return Balance(answer.Balance, answer.Sended, answer.Totaled, answer.State)
+        self._raise_for_account("GetBalance", _whole("GetBalance", "State", answer.State))
+        figures = (answer.Balance, answer.Sended, answer.Totaled, answer.State)
+        names = ("Balance", "Sended", "Totaled", "State")
+        return Balance(*(_whole("GetBalance", n, v) for n, v in zip(names, figures, strict=True)))
 
     def send(self, message: str, phones: Iterable[str] | str, *, timestamp: int) -> SendResult:
         """Send ``message`` to ``phones`` (at most 1000) as part of batch ``timestamp``.
@@ -425,18 +466,22 @@ class SmsClient:
 
     def _load(self) -> zeep.Client:
         try:
-            return zeep.Client(self.wsdl_url, transport=self._transport, settings=self._settings)
+            client = zeep.Client(self.wsdl_url, transport=self._transport, settings=self._settings)
         except _UNREADABLE as error:
             raise ProviderUnavailable(
                 f"could not load the service description from {self.wsdl_url}: "
                 f"{self._scrub(error)}; check the URL and that the provider is up"
             ) from None
+        if not self._transport.other_hosts:
+            address = client.service._binding_options.get("address", "")
+            refuse_other_host(self.wsdl_url, address, f"names its service address {address}")
+        return client
 
     def _account_call(self, operation: str, **params) -> int:
         answer = self._call(operation, **params)
         if answer is None:
             raise OutcomeUnknown(f"{operation} gave an empty answer; try again")
-        self._raise_for_account(operation, answer)
+        self._raise_for_account(operation, _whole(operation, "its result", answer))
         return answer
 
     def _raise_for_account(self, operation: str, state: int) -> None:
@@ -453,24 +498,24 @@ class SmsClient:
         if not isinstance(message, str):
             raise TypeError(f"message must be a str, got {type(message).__name__}")
         phone = phones if isinstance(phones, str) else ";".join(map(str, phones))
-        answer = self._call(
-            operation, Psw=self._password, Message=message, Phone=phone, **params
-        )
+        answer = self._call(operation, Psw=self._password, Message=message, Phone=phone, **params)
         if answer is None:
             raise OutcomeUnknown(
                 f"{operation} gave an empty answer: the call may have been processed; "
                 "check the delivery report before resending"
             )
-        code = decode(operation, answer.State)
+        state = _whole(operation, "State", answer.State)
+        code = decode(operation, state)
         if code.status == "unknown":
             raise OutcomeUnknown(f"{operation}: {code}; check the delivery report before resending")
         listed = [p for p in (answer.FailPhone or "").split(";") if p]
+        batch_id = None if answer.Id is None else _whole(operation, "Id", answer.Id)
         return SendResult(
             operation=operation,
-            state=answer.State,
+            state=state,
             status=code.status,
             meaning=code.en,
-            batch_id=answer.Id or None,
+            batch_id=batch_id or None,
             failed_phones=[] if code.value == -13 else listed,
             keywords=listed if code.value == -13 else [],
         )
@@ -535,6 +580,19 @@ class SmsClient:
             if secret:
                 text = text.replace(secret, MASK)
         return text[:300]
+
+
+def _whole(operation: str, field: str, value: object) -> int:
+    """``value`` of an answer's ``field``, which must be a whole number: any other
+    (text, 1.0, nil, missing: zeep gives None) is a protocol error, and the request may
+    have been processed."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise OutcomeUnknown(
+        f"{operation}: the provider's answer has no whole number in {field} ({value!r}): "
+        "it does not follow the protocol, and the request may have been processed; check "
+        "with the provider before trying again"
+    )
 
 
 def china_time(at: datetime) -> str:

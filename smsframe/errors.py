@@ -9,6 +9,7 @@
     ├── CampaignMismatch      a campaign's name run again with other content: nothing sent
     ├── JournalError          the journal failed (locked, disk full, server down): .result
     ├── InvalidRequest        the request could not be built: nothing was sent
+    ├── UntrustedHost         the provider points the password at another host: refused
     ├── ProviderUnavailable   the request certainly did not reach the provider: safe to resend;
     │                         raised by a campaign whose provider went down: .result
     └── OutcomeUnknown        the request may have been processed: never resend blindly
@@ -50,6 +51,11 @@ class AccountError(SmsError):
 
 class InvalidRequest(SmsError):
     """The request could not be built (bad arguments or characters); nothing was sent."""
+
+
+class UntrustedHost(SmsError):
+    """The service description redirects, or names its service address, on another host
+    (or from https to http); nothing was sent there."""
 
 
 class ProviderUnavailable(SmsError):

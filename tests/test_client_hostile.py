@@ -9,17 +9,21 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import re
 import socket
 import threading
 import time
 import tracemalloc
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
 import zeep.cache
 
-from smsframe.client import SmsClient
-from smsframe.errors import OutcomeUnknown, ProviderUnavailable, SmsError
+import smsframe  # noqa: F401 - registers df.sms
+from smsframe.client import SmsClient, refuse_other_host
+from smsframe.errors import OutcomeUnknown, ProviderUnavailable, SmsError, UntrustedHost
 from smsframe.simulator import soap
 
 MB = 1024 * 1024
@@ -96,10 +100,16 @@ class Hostile(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         self.seen.append(self.requestline)
 
+    address = None  # the service address the WSDL names (default: this server)
+    redirect = None  # where a GET of the WSDL is redirected (default: nowhere)
+
     def do_GET(self):
-        if self.path.endswith("?wsdl"):
+        if self.redirect is not None:
+            self.send(b"", 302, Location=self.redirect)
+        elif self.path.endswith("?wsdl"):
             port = self.server.server_address[1]
-            self.send(soap.wsdl(f"http://127.0.0.1:{port}/Service.asmx").encode())
+            address = self.address or f"http://127.0.0.1:{port}/Service.asmx"
+            self.send(soap.wsdl(address).encode())
         else:  # an external reference the client must never follow
             self.send(f"<x>{MARKER}</x>".encode())
 
@@ -320,3 +330,174 @@ def test_a_hostile_wsdl_is_refused(hostile):
     with pytest.raises(ProviderUnavailable):
         client.login()
     assert time.monotonic() - started < 2
+
+
+# -- credentials only to the provider's own host -------------------------------------------
+def port_of(server) -> int:
+    return server.server_address[1]
+
+
+@pytest.fixture
+def elsewhere():
+    """A second server, reached as ``localhost``: another host name than 127.0.0.1."""
+    handler = type("Handler", (Hostile,), {"seen": [], "stop": threading.Event()})
+    handler.answer = lambda h, _: h.send(ANSWERS["UserLogin"].format(state=1).encode())
+    server = Server(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    server.handler = handler
+    yield server
+    handler.stop.set()
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_wsdl_redirected_to_another_host_is_refused(hostile, elsewhere):
+    hostile.handler.redirect = f"http://localhost:{port_of(elsewhere)}/Service.asmx?wsdl"
+    client = SmsClient(hostile.wsdl_url, 1, "name", PASSWORD)
+    with pytest.raises(UntrustedHost, match=r"another host \(localhost\)") as raised:
+        client.login()
+    assert "allow_credentials_to_other_hosts=True" in str(raised.value)
+    assert PASSWORD not in _everything(raised.value)
+    assert elsewhere.handler.seen == []  # not even the WSDL was fetched there
+    trusting = SmsClient(hostile.wsdl_url, 1, "name", PASSWORD, **TRUSTING)
+    assert trusting.login() == 1  # followed, on purpose
+    assert any("POST" in line for line in elsewhere.handler.seen)
+
+
+def test_a_service_address_on_another_host_is_refused(hostile, elsewhere):
+    hostile.handler.address = f"http://localhost:{port_of(elsewhere)}/Service.asmx"
+    with pytest.raises(UntrustedHost, match="names its service address"):
+        SmsClient(hostile.wsdl_url, 1, "name", PASSWORD).login()
+    assert elsewhere.handler.seen == []  # the password never went there
+    assert SmsClient(hostile.wsdl_url, 1, "name", PASSWORD, **TRUSTING).login() == 1
+
+
+def test_a_campaign_with_an_untrusted_provider_sends_nothing(hostile, elsewhere, tmp_path):
+    hostile.handler.address = f"http://localhost:{port_of(elsewhere)}/Service.asmx"
+    client = SmsClient(hostile.wsdl_url, 1, "name", PASSWORD)
+    contacts = pd.DataFrame({"phone": ["13800138000"]})
+    with pytest.raises(UntrustedHost):
+        contacts.sms.send(client, message="hi", campaign="c", journal=str(tmp_path / "j"))
+    assert elsewhere.handler.seen == []
+
+
+def test_a_redirect_on_the_same_host_is_followed_and_https_to_http_is_not():
+    refuse_other_host("http://127.0.0.1:1/a?wsdl", "http://127.0.0.1:2/b?wsdl", "redirects")
+    with pytest.raises(UntrustedHost, match="from https to plain http"):
+        refuse_other_host("https://sms.example.com/a", "http://sms.example.com/a", "redirects")
+    with pytest.raises(UntrustedHost, match="another host"):
+        refuse_other_host("https://sms.example.com/a", "https://evil.example.net/a", "x")
+
+
+TRUSTING = {"allow_credentials_to_other_hosts": True}
+
+
+# -- answers that do not follow the protocol -----------------------------------------------
+def envelope(operation: str, inner: str) -> str:
+    return (
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>'
+        f'<{operation}Response xmlns="http://tempuri.org/"><{operation}Result>{inner}'
+        f"</{operation}Result></{operation}Response></soap:Body></soap:Envelope>"
+    )
+
+
+SEND_STATE = "<FailPhone></FailPhone><Id>7</Id>{state}"
+ANSWERS = {
+    "UserLogin": envelope("UserLogin", "{state}"),
+    "UpdatePsw": envelope("UpdatePsw", "{state}"),
+    "GetBalance": envelope(
+        "GetBalance", "<Balance>100</Balance><Sended>0</Sended>{state}<Totaled>100</Totaled>"
+    ),
+    **{op: envelope(op, SEND_STATE) for op in ("SendMessage", "SendTimer", "SendMessageExt")},
+}
+ODD_STATES = {
+    "text": "abc",
+    "decimal": "1.0",
+    "nil": 'xsi:nil="true"',
+    "missing": None,
+    "wrong type": 'xsi:type="xsd:string"',
+}
+
+
+def odd(operation: str, kind: str) -> str:
+    """``operation``'s answer with a State (or result) that is no whole number."""
+    value = ODD_STATES[kind]
+    if operation in ("UserLogin", "UpdatePsw"):  # the result is the number itself
+        inner = {"missing": "", "nil": "", "wrong type": "x1"}.get(kind, value)
+        return ANSWERS[operation].replace("{state}", inner)
+    if value is None:
+        state = ""
+    elif value.startswith("xsi:"):
+        state = f"<State {value}>{'' if 'nil' in value else 'x1'}</State>"
+    else:
+        state = f"<State>{value}</State>"
+    return ANSWERS[operation].replace("{state}", state)
+
+
+OPERATION = re.compile(
+    rb"<(?:\w+:)?(UserLogin|UpdatePsw|GetBalance|SendMessageExt|SendMessage|SendTimer)\b"
+)
+
+
+def answering(odd_operation: str, kind: str):
+    """Good answers (State 1, the account 1) to every operation but ``odd_operation``."""
+
+    def answer(handler, body: bytes) -> None:
+        called = OPERATION.search(body.split(b"Body", 1)[1])
+        operation = called.group(1).decode()
+        if operation == odd_operation:
+            text = odd(operation, kind)
+        else:
+            state = "1" if operation in ("UserLogin", "UpdatePsw") else "<State>1</State>"
+            text = ANSWERS[operation].replace("{state}", state)
+        handler.send(text.encode())
+
+    return answer
+
+
+CALLS = {
+    "UserLogin": lambda c: c.login(),
+    "UpdatePsw": lambda c: c.update_password("Another-Password-77"),
+    "GetBalance": lambda c: c.balance(),
+    "SendMessage": lambda c: c.send("您好", ["13800138000"], timestamp=1),
+    "SendTimer": lambda c: c.schedule("您好", ["13800138000"], at=FUTURE, timestamp=1),
+    "SendMessageExt": lambda c: c.send_ext("您好", ["13800138000"], ext="12", timestamp=1),
+}
+FUTURE = datetime(2035, 1, 1, 9)
+
+
+@pytest.mark.parametrize("kind", list(ODD_STATES))
+@pytest.mark.parametrize("operation", list(CALLS))
+def test_a_state_that_is_no_whole_number_is_a_clear_error(hostile, operation, kind):
+    hostile.handler.answer = answering(operation, kind)
+    client = SmsClient(hostile.wsdl_url, 1, "name", PASSWORD)
+    with pytest.raises(OutcomeUnknown) as raised:
+        CALLS[operation](client)
+    text = str(raised.value)
+    assert operation in text
+    said = ("no whole number", "empty answer", "could not be read")  # the protocol, in words
+    assert any(words in text for words in said) and "connection dropped" not in text, text
+    assert PASSWORD not in _everything(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["text", "missing"])
+def test_in_a_campaign_an_odd_state_makes_its_rows_unknown_and_the_result_is_kept(
+    hostile, kind, tmp_path
+):
+    contacts = pd.DataFrame({"phone": [f"1380013{i:04d}" for i in range(40)]})
+    client = SmsClient(hostile.wsdl_url, 1, "name", PASSWORD)
+    journal = str(tmp_path / "journal.sqlite")
+    hostile.handler.answer = answering("SendMessage", kind)
+    out = contacts.sms.send(client, message="hi", campaign="c", journal=journal, chunk_size=10)
+    assert (out["sms_status"] == "unknown").all()
+    assert out["sms_detail"].str.contains("no whole number in State").all()
+    # A closing GetBalance that does not follow the protocol: the result is still returned.
+    hostile.handler.answer = answering("GetBalance", kind)
+    calls = sum("POST" in line for line in hostile.handler.seen)
+    with pytest.raises(OutcomeUnknown, match="GetBalance"):  # the pre-flight one: refused
+        contacts.sms.send(client, message="hi", campaign="d", journal=journal)
+    assert sum("POST" in line for line in hostile.handler.seen) == calls + 2  # login, balance
