@@ -54,9 +54,15 @@ def execute(
     :class:`JournalError` when the journal failed. Run it again with the same name
     to send the rest: nothing is sent twice.
     """
-    if not isinstance(campaign, str) or not campaign.strip() or len(campaign) > MAX_NAME:
+    if (
+        not isinstance(campaign, str)
+        or not campaign.strip()
+        or len(campaign) > MAX_NAME
+        or not campaign.isprintable()  # no control character, NUL or lone surrogate
+    ):
         raise ValueError(
-            f"campaign must be a name of 1 to {MAX_NAME} characters, e.g. campaign='nov-promo'"
+            f"campaign must be a name of 1 to {MAX_NAME} printable characters, e.g. "
+            f"campaign='nov-promo'; got {campaign!r}"
         )
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")

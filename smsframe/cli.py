@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -99,7 +100,7 @@ def _deliveries(args: argparse.Namespace) -> int:
     from smsframe.simulator.store import Store
 
     if not Path(args.db).is_file():
-        print(f"smsframe: no simulator database at {args.db}", file=sys.stderr)
+        _say(f"smsframe: no simulator database at {args.db}", file=sys.stderr)
         return 2
     store = Store(args.db)
     try:
@@ -109,10 +110,15 @@ def _deliveries(args: argparse.Namespace) -> int:
     return 0
 
 
-def _masked(url: str) -> str:
-    import sqlalchemy as sa
+# Control characters (C0 but newline and tab, DEL, C1): a campaign name or a message
+# could carry terminal escapes (ANSI colours, OSC titles, hyperlinks) to a terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+def _say(text: object = "", file=None) -> None:
+    """Print ``text`` with its control characters escaped (``\\x1b``...)."""
+    shown = _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), str(text))
+    print(shown, file=file or sys.stdout)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -123,20 +129,20 @@ def _audit(args: argparse.Namespace) -> int:
     try:
         audit = from_journal(url, args.campaign, by=args.by)
     except (FileNotFoundError, ValueError) as error:
-        print(f"smsframe: {error}", file=sys.stderr)
+        _say(f"smsframe: {error}", file=sys.stderr)
         return 2
-    print(audit)
+    _say(audit)
     if args.csv:
         args.csv.mkdir(parents=True, exist_ok=True)
         for name in audit.tables:
             audit.to_frame(name).to_csv(args.csv / f"{name}.csv")
-        print(f"\n{len(audit.tables)} tables written to {args.csv}/")
+        _say(f"\n{len(audit.tables)} tables written to {args.csv}/")
     if args.html:
         args.html.write_text(audit.to_html(), encoding="utf-8")
-        print(f"report written to {args.html}")
+        _say(f"report written to {args.html}")
     if args.plot:
         audit.plot().savefig(args.plot, dpi=100)
-        print(f"charts written to {args.plot}")
+        _say(f"charts written to {args.plot}")
     return 0
 
 
@@ -144,21 +150,21 @@ def _campaigns(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from smsframe.audit import campaigns
-    from smsframe.journal import as_url, default_url
+    from smsframe.journal import as_url, default_url, masked
 
     url = as_url(args.journal) if args.journal else default_url()
     try:
         table = campaigns(url)
     except FileNotFoundError as error:
-        print(f"smsframe: {error}", file=sys.stderr)
+        _say(f"smsframe: {error}", file=sys.stderr)
         return 2
-    print(f"journal: {_masked(url)}")
+    _say(f"journal: {masked(url)}")
     if table.empty:
-        print("no campaigns in this journal")
+        _say("no campaigns in this journal")
         return 0
     table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%d %H:%M")
     with pd.option_context("display.width", 200, "display.max_columns", None):
-        print(table.to_string(na_rep=""))
+        _say(table.to_string(na_rep=""))
     return 0
 
 

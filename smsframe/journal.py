@@ -35,6 +35,7 @@ import hashlib
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -563,6 +564,8 @@ def _translated(method):
             return method(self, *args, **kwargs)
         except (sa.exc.SQLAlchemyError, self.engine.dialect.loaded_dbapi.Error) as error:
             raise self._error(error) from error
+        except pd.errors.DatabaseError as error:  # pandas' read_sql wraps SQLAlchemy's
+            raise self._error(error.__cause__ or error) from error
 
     return translated
 
@@ -573,20 +576,42 @@ class Journal:
     Every database error comes out as a :class:`~smsframe.errors.JournalError` that
     says what happened and what to do. ``lock_timeout``: seconds a SQLite write waits
     for another process holding the file (a campaign running or paused on it).
+    ``read_only``: only read it (an audit), so that a journal on read-only media, or
+    archived without write access, can be read; a SQLite file is then never created.
     """
 
     lease_ttl = LEASE_TTL_S  # seconds a campaign's lease lasts unless renewed
 
     def __init__(
-        self, url: str | Path | None = None, *, lock_timeout: float = LOCK_TIMEOUT_S
+        self,
+        url: str | Path | None = None,
+        *,
+        lock_timeout: float = LOCK_TIMEOUT_S,
+        read_only: bool = False,
     ) -> None:
         self.url = as_url(url) if url else default_url()
         self.lock_timeout = lock_timeout
-        self.engine = sa.create_engine(self.url, **_engine_options(self.url, lock_timeout))
+        self.read_only = read_only
+        try:
+            target = sa.engine.make_url(self.url)
+            if target.get_backend_name() == "sqlite" and target.database not in (None, ""):
+                target = _sqlite_target(target, read_only)
+            options = _engine_options(target.get_backend_name(), lock_timeout)
+            self.engine = sa.create_engine(target, **options)
+        except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as error:
+            raise JournalError(
+                f"{masked(self.url)!r} is not a journal's address ({error}): give a file "
+                "path, or a SQLAlchemy URL such as sqlite:///path/journal.sqlite or "
+                "postgresql+psycopg://user@host/smsframe"
+            ) from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         try:
-            _create_tables(self.engine)
+            if not read_only:
+                _create_tables(self.engine)
+            else:  # a journal to read must be one: fail now, in words
+                with self.engine.connect() as db:
+                    db.execute(sa.select(calls_table.c.id).limit(1))
         except sa.exc.SQLAlchemyError as error:
             self.engine.dispose()
             raise self._error(error) from error
@@ -600,7 +625,7 @@ class Journal:
     @property
     def where(self) -> str:
         """The journal's URL with any password masked."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return masked(self.url)
 
     def _error(self, error: Exception) -> JournalError:
         """``error`` of the database as a :class:`JournalError` saying what to do."""
@@ -1026,6 +1051,16 @@ def journal_error(error: BaseException, where: str, lock_timeout: float) -> Jour
             f"program using it) for more than {lock_timeout:g} s: let that process finish or "
             f"stop it, {_AGAIN}"
         )
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        advice = (
+            "is not a smsframe journal, or is damaged: give another journal (journal= or "
+            "SMSFRAME_JOURNAL); keep this file for the record"
+        )
+    elif "column" in text and any(w in text for w in ("no such", "does not exist", "has no")):
+        advice = (
+            "was written by another version of smsframe (its tables differ): audit it with "
+            "that version, and give this one a new journal (journal= or SMSFRAME_JOURNAL)"
+        )
     elif "disk is full" in text or "no space" in text or "disk full" in text:
         advice = f"cannot grow: the disk holding it is full. Free some space, {_AGAIN}"
     elif "readonly" in text or "read-only" in text or "unable to open" in text:
@@ -1110,20 +1145,48 @@ def _claim_recorded_calls(engine: sa.Engine) -> None:
             )
 
 
-def _engine_options(url: str, lock_timeout: float) -> dict:
+def masked(url: str) -> str:
+    """``url`` with its password masked, to be shown or stored."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(an address that is no URL)"
+
+
+def _sqlite_target(url: sa.URL, read_only: bool) -> sa.URL:
+    """A SQLite file's URL as SQLite opens it: read-only if asked (``mode=ro``); else its
+    folder must exist (SQLite's own error for it says only "unable to open")."""
+    path = Path(url.database)
+    if read_only:
+        if url.database == ":memory:" or url.query.get("uri"):
+            return url
+        return url.set(database=f"file:{path}", query={**url.query, "mode": "ro", "uri": "true"})
+    if url.database != ":memory:" and not path.parent.is_dir():
+        raise JournalError(
+            f"the journal's folder {path.parent} does not exist: create it, or give another "
+            "journal (journal= or SMSFRAME_JOURNAL)"
+        )
+    return url
+
+
+def _engine_options(backend: str, lock_timeout: float) -> dict:
     """How long a write waits for a lock another process holds: SQLite's busy timeout,
     PostgreSQL's ``lock_timeout`` (a paused process may hold one)."""
-    if url.startswith("sqlite"):
+    if backend == "sqlite":
         return {"connect_args": {"timeout": lock_timeout, "check_same_thread": False}}
     options: dict = {"pool_pre_ping": True}
-    if url.startswith("postgresql"):  # libpq's options, psycopg and psycopg2 alike
+    if backend == "postgresql":  # libpq's options, psycopg and psycopg2 alike
         options["connect_args"] = {"options": f"-c lock_timeout={int(lock_timeout * 1000)}"}
     return options
 
 
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError as error:
+        if "readonly" not in str(error):  # a read-only journal is read as it is
+            raise
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
 
@@ -1167,11 +1230,11 @@ def existing(url: str | None = None) -> Journal:
     that does not exist raises FileNotFoundError instead of becoming a new, empty
     journal."""
     url = as_url(url) if url else default_url()
-    database = sa.engine.make_url(url).database
-    sqlite = url.startswith("sqlite")
-    if sqlite and database not in (None, "", ":memory:") and not Path(database).is_file():
-        raise FileNotFoundError(f"no journal at {database} (from {url})")
-    return Journal(url)
+    database = sa.engine.make_url(url).database or ""
+    path = Path(database.removeprefix("file:"))  # a SQLite URI names its file so
+    if url.startswith("sqlite") and database not in ("", ":memory:") and not path.is_file():
+        raise FileNotFoundError(f"no journal at {path} (from {masked(url)})")
+    return Journal(url, read_only=True)
 
 
 def open(url: str | None = None) -> Journal:
