@@ -225,3 +225,25 @@ def test_a_database_password_is_in_no_result_file_log_or_traceback(postgres_url,
         check=True,
     )
     assert "password masked" in read_back.stdout and "journal=" in read_back.stdout
+    # The CLI's output and its exports, from the journal with the password in its URL.
+    shown = [
+        subprocess.run(
+            [sys.executable, "-m", "smsframe.cli", *command, "--journal", url],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for command in (
+            ["campaigns"],
+            ["audit", "--campaign", "db-pw", "--html", str(tmp_path / "a.html")],
+            ["audit", "--campaign", "db-pw", "--csv", str(tmp_path / "csv")],
+        )
+    ]
+    assert "db-pw" in shown[0].stdout and "***" in shown[0].stdout
+    exports = [
+        (tmp_path / "a.html").read_text(),
+        *(p.read_text() for p in (tmp_path / "csv").iterdir()),
+    ]
+    for text in [*(s.stdout + s.stderr for s in shown), *exports]:
+        for secret in secrets:
+            assert secret not in text
