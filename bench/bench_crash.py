@@ -41,7 +41,7 @@ from serve import simulator_process
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import JournalError, SmsClient
-from smsframe.journal import Journal, campaigns_table
+from smsframe.journal import Journal
 from smsframe.simulator.server import deliveries_frame
 from smsframe.simulator.store import Store
 
@@ -134,20 +134,13 @@ def stopped(pid: int) -> bool:
 
 
 def wait_until_lease_expired(url: str) -> None:
-    """Until the lease of campaign "crash" is in the past (SQLite's times: naive UTC)."""
-    engine = sa.create_engine(url)
-    table = campaigns_table.c
+    """Until the lease of campaign "crash" has run out."""
+    journal = Journal(url, read_only=True)
     try:
-        while True:
-            with engine.connect() as db:
-                until = db.execute(
-                    sa.select(table.lease_until).where(table.name == "crash")
-                ).scalar()
-            if until is None or until.replace(tzinfo=until.tzinfo or UTC) < datetime.now(UTC):
-                return
-            time.sleep(0.05)
+        while (until := journal.lease_until("crash")) is not None and until > datetime.now(UTC):
+            time.sleep(0.1)
     finally:
-        engine.dispose()
+        journal.close()
 
 
 def check(url: str, log: pd.DataFrame, out: pd.DataFrame, **figures) -> dict:

@@ -759,6 +759,14 @@ class Journal:
             )
 
     @_translated
+    def lease_until(self, name: str) -> datetime | None:
+        """When the lease of campaign ``name`` runs out unless renewed (UTC; None: free)."""
+        table = campaigns_table.c
+        with self.engine.connect() as db:
+            until = db.execute(sa.select(table.lease_until).where(table.name == name)).scalar()
+        return None if until is None else _as_utc(until)
+
+    @_translated
     def finish_campaign(self, name: str, balance_after: int | None) -> None:
         with self.engine.begin() as db:
             db.execute(

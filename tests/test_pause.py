@@ -20,12 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from truth import assert_every_call_had_an_intent, assert_true_to_deliveries, contacts
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
-from smsframe.journal import Journal, campaigns_table
+from smsframe.journal import Journal
 from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "pause-pw")
@@ -95,18 +94,12 @@ def stopped(pid: int) -> bool:
 
 
 def wait_until_lease_expired(url: str) -> None:
-    engine = sa.create_engine(url)
-    table = campaigns_table.c
+    journal = Journal(url, read_only=True)
     try:
-        while True:
-            with engine.connect() as db:
-                until = db.execute(sa.select(table.lease_until).where(table.name == "c")).scalar()
-            until = until.replace(tzinfo=until.tzinfo or UTC)  # SQLite's: naive UTC
-            if until < datetime.now(UTC):
-                return
+        while (until := journal.lease_until("c")) is not None and until > datetime.now(UTC):
             time.sleep(0.1)
     finally:
-        engine.dispose()
+        journal.close()
 
 
 @pytest.mark.parametrize("point", ["before", "after"])
