@@ -21,8 +21,8 @@ shares one PostgreSQL URL.
 
 Examples
 --------
->>> from smsframe import journal
->>> j = journal.open()                        # this user's journal
+>>> from smsframe.journal import Journal
+>>> j = Journal()                             # this user's journal
 >>> j.campaigns()                             # one row per campaign, with totals
 >>> j.campaign("nov-promo")                   # its per-recipient outcomes
 """
@@ -1243,8 +1243,3 @@ def existing(url: str | None = None) -> Journal:
     if url.startswith("sqlite") and database not in ("", ":memory:") and not path.is_file():
         raise FileNotFoundError(f"no journal at {path} (from {masked(url)})")
     return Journal(url, read_only=True)
-
-
-def open(url: str | None = None) -> Journal:
-    """The journal at ``url`` (a URL or a file path; default: :func:`default_url`)."""
-    return Journal(url)

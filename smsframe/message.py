@@ -9,7 +9,7 @@ checked once, whatever the number of rows. With fields it is a template under
 an error before anything is done; a row where a field's value is missing gets
 the reason ``template_missing``.
 
-Length and parts follow the provider's contract (``provider/CONTRACT.md``):
+Length and parts follow the provider's contract (``docs/provider/contract.md``):
 every character (a Chinese character, an ASCII letter, an emoji code point)
 counts one; up to 70 characters is one SMS; a longer message goes in parts of
 67; at most 201 characters (3 parts) are accepted.

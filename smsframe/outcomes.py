@@ -1,6 +1,6 @@
 """Per-row outcome columns: what a campaign did to each row of the input frame.
 
-Columns (DESIGN.md): sms_phone, sms_e164, sms_reason, sms_message, sms_parts,
+Columns (docs/design.md): sms_phone, sms_e164, sms_reason, sms_message, sms_parts,
 sms_timestamp, sms_state, sms_status, sms_detail, sms_batch_id, sms_sent_at
 (and sms_scheduled_for for scheduled campaigns).
 """

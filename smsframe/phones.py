@@ -72,7 +72,7 @@ __all__ = [
     "normalize_frame",
 ]
 
-#: The provider delivers to mainland China mobiles only (CONTRACT.md).
+#: The provider delivers to mainland China mobiles only (docs/provider/contract.md).
 PROVIDER_COUNTRY_CODE = 86
 
 #: Why a row's number will not be sent: token -> text. Order = category order.

@@ -1,4 +1,4 @@
-"""codes.py against CONTRACT.md: every code of every operation, decoded without surprises."""
+"""codes.py against docs/provider/contract.md: every code of every operation, decoded without surprises."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from smsframe.codes import CODES, OPERATIONS, SEND_OPERATIONS, decode, table
 
-# Written by hand from CONTRACT.md (and the Chinese original), not from codes.py.
+# Written by hand from docs/provider/contract.md (and the Chinese original), not from codes.py.
 # "> 0" (the account ID) of UserLogin and GetBalance is stored as 1.
 _ACCOUNT = {0, -2, -3, -4, -30}
 _SEND = {1, -1, -5, -6, -7, -8, -9, -10, -13, -100} | _ACCOUNT
@@ -28,7 +28,7 @@ CONTRACT = {
 RESERVED = {-9, -100}
 ACCOUNT_LEVEL = {0, -2, -3, -4, -30, -8}
 
-# A copy of ../shared/provider/webservice-interface.zh.txt, the provider's own document.
+# A copy of docs/provider/webservice-interface.zh.txt, the provider's own document.
 ZH_DOCUMENT = Path(__file__).parent / "provider" / "webservice-interface.zh.txt"
 
 

@@ -19,7 +19,7 @@ from smsframe.phones import normalize_frame
 
 # --------------------------------------------------------------------------- reference
 def reference_parts(n: int) -> int:
-    """CONTRACT.md: 70 characters in one SMS, then parts of 67."""
+    """docs/provider/contract.md: 70 characters in one SMS, then parts of 67."""
     if n == 0:
         return 0
     return 1 if n <= 70 else math.ceil(n / 67)

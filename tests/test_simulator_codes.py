@@ -1,4 +1,4 @@
-"""Every code of CONTRACT.md, through zeep over HTTP, and the order in which they are checked."""
+"""Every code of docs/provider/contract.md, through zeep over HTTP, and the order in which they are checked."""
 
 from __future__ import annotations
 

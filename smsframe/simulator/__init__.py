@@ -1,4 +1,4 @@
-"""A faithful local copy of the provider's SOAP service (see CONTRACT.md).
+"""A faithful local copy of the provider's SOAP service (see docs/provider/contract.md).
 
 >>> from smsframe.simulator import Simulator
 """

@@ -1,10 +1,10 @@
-"""The provider's six operations, with CONTRACT.md's order of checks.
+"""The provider's six operations, with the contract's order of checks (docs/provider/contract.md).
 
 Each operation takes the decoded request parameters (``None`` for a missing
 one) and the caller's IP, and returns what the provider answers: an ``int`` or
 a dict of the ``BalanceState`` / ``SendState`` fields.
 
-Where CONTRACT.md is silent, the simulator decides (and documents) this:
+Where the contract is silent, the simulator decides (and documents) this:
 
 - surrounding whitespace of a number is ignored; entries empty after that are
   skipped (``a;;b;``);
