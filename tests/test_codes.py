@@ -1,4 +1,5 @@
-"""codes.py against docs/provider/contract.md: every code of every operation, decoded without surprises."""
+"""codes.py against the contract (docs/provider/contract.md): every code of every
+operation, decoded without surprises."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Every code of docs/provider/contract.md, through zeep over HTTP, and the order in which they are checked."""
+"""Every code of the contract (docs/provider/contract.md), through zeep over HTTP, and the
+order in which they are checked."""
 
 from __future__ import annotations
 
