@@ -29,8 +29,8 @@ CONTRACT = {
 RESERVED = {-9, -100}
 ACCOUNT_LEVEL = {0, -2, -3, -4, -30, -8}
 
-# A copy of docs/provider/webservice-interface.zh.txt, the provider's own document.
-ZH_DOCUMENT = Path(__file__).parent / "provider" / "webservice-interface.zh.txt"
+# The provider's own document, in Chinese.
+ZH_DOCUMENT = Path(__file__).parents[1] / "docs" / "provider" / "webservice-interface.zh.txt"
 
 
 def test_the_operations_are_the_contracts_six():
