@@ -18,7 +18,7 @@ import pandas as pd
 
 from smsframe.errors import CampaignMismatch
 from smsframe.journal import Content
-from smsframe.outcomes import Recipients
+from smsframe.outcomes import Recipients, is_missing
 from smsframe.plan import Plan, content_keys
 
 WAYS_ON = (
@@ -40,7 +40,7 @@ def check(
     changed = _changed_rows(plan.rows, recorded)
     if not differences and not len(changed):
         return
-    if len(changed):
+    if recorded is not None and len(changed):
         differences.append(_example(plan.rows, recorded, changed))
     raise CampaignMismatch(
         f"campaign {name!r} was sent with other content than this run's: "
@@ -98,7 +98,7 @@ def _example(rows: pd.DataFrame, recorded: Recipients, changed: np.ndarray) -> s
 
 
 def _shown(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if is_missing(value):
         return "none"
     if isinstance(value, pd.Timestamp):
         return f"{value:%Y-%m-%d %H:%M}"

@@ -22,7 +22,13 @@ from smsframe import binding
 from smsframe.client import SmsClient
 from smsframe.errors import CampaignInterrupted, InsufficientBalance, JournalError, SmsError
 from smsframe.journal import MAX_NAME, Content, Journal, Lease
-from smsframe.outcomes import REASON_TEXT, OutcomeWriter, Recipients, recipients_of
+from smsframe.outcomes import (
+    REASON_TEXT,
+    OutcomeWriter,
+    Recipients,
+    is_missing,
+    recipients_of,
+)
 from smsframe.plan import Plan, build, chunk_calls
 from smsframe.preflight import DEFAULT_MARGIN
 from smsframe.runner import Run, Stopped, run_calls
@@ -67,19 +73,18 @@ def execute(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     account_id = client.login()  # a refused account stops here, before the journal
-    owned = not isinstance(journal, Journal)
-    journal = Journal(journal) if owned else journal
+    opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
-        with journal.lease(campaign) as lease:
+        with opened.lease(campaign) as lease:
             result, run, stopped = _run(
-                plan, client, account_id, lease, journal, workers, progress, resend_unknown, extend
+                plan, client, account_id, lease, opened, workers, progress, resend_unknown, extend
             )
     finally:
-        if owned:
-            _close(journal)
+        if opened is not journal:
+            _close(opened)
     # Where the outcomes are recorded, so that result.sms.audit() can reconcile the cost:
     # its password masked (attrs go into Parquet and pickle files); this process knows it.
-    result.attrs["smsframe"] = {"campaign": campaign, "journal": journal.where}
+    result.attrs["smsframe"] = {"campaign": campaign, "journal": opened.where}
     skipped = int((result["sms_status"] == "skipped").sum())
     if stopped.interrupted:
         unwaited = (
@@ -135,7 +140,7 @@ def _run(
     calls = chunk_calls(
         rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
     )
-    calls["resent"] = _resent(calls, recorded)
+    calls["resent"] = pd.Series(_resent(calls, recorded), index=calls.index, dtype=object)
 
     # Pre-flight: nothing is sent unless the account can pay for it all.
     balance = client.balance().balance
@@ -192,11 +197,7 @@ def _unsent(result: pd.DataFrame, phone: str) -> pd.DataFrame:
 
 def _storable(value: object, limit: int | None = None) -> str | None:
     """``value`` as UTF-8 text (characters it cannot hold escaped); None when missing."""
-    try:
-        missing = value is None or bool(pd.isna(value))
-    except (TypeError, ValueError):  # a list, an array...: not missing
-        missing = False
-    if missing:
+    if is_missing(value):
         return None
     return str(value).encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
 
@@ -257,7 +258,7 @@ def _result(
     first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
     found = (where >= 0) & (pending | first_of_its_number)
     positions = np.flatnonzero(found)
-    if len(positions):
+    if recipients is not None and len(positions):
         writer.write(positions, recipients, where[positions])
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):

@@ -45,10 +45,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 import platformdirs
 import sqlalchemy as sa
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from smsframe.codes import CHINA
 from smsframe.errors import CampaignBusy, JournalError
@@ -254,7 +257,7 @@ _CLAIMS_AT_ONCE = 250  # rows of 3 parameters: within SQLite's oldest limit of 9
 def _claims(count: int) -> sa.Insert:
     """One statement claiming ``count`` numbers (``p0``...) for a call: one multi-row
     INSERT costs SQLite half what as many single-row ones do."""
-    call = {"campaign_key": sa.bindparam("key"), "call_id": sa.bindparam("call_id")}
+    call: dict[str, Any] = {"campaign_key": sa.bindparam("key"), "call_id": sa.bindparam("call_id")}
     return claims_table.insert().values(
         [call | {"phone": sa.bindparam(f"p{i}")} for i in range(count)]
     )
@@ -279,8 +282,10 @@ class _Prepared:
     (each column type's own bind processor).
     """
 
-    def __init__(self, statement: sa.Executable, dialect: sa.Dialect, columns=None) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=columns)
+    def __init__(
+        self, statement: sa.ClauseElement, dialect: sa.Dialect, columns: list[str] | None = None
+    ) -> None:
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect, column_keys=columns))
         self.sql = compiled.string
         self.order = compiled.positiontup  # None for a dialect with named parameters
         self.convert = {
@@ -363,7 +368,8 @@ class _CallWriter:
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
         self._sqlite = engine.dialect.name == "sqlite"
-        self._connection = None  # the pool's DBAPI connection, kept while the journal is open
+        # The pool's DBAPI connection, kept while the journal is open.
+        self._connection: PoolProxiedConnection | None = None
         self._durable = True  # its sync mode (SQLite)
         self._error: Exception | None = None  # of an outcome that could not be written
 
@@ -435,7 +441,7 @@ class _CallWriter:
         connection = self._connect(durable=any(record.durable for record in batch))
         cursor = connection.cursor()
         try:
-            fenced = {(r.claims.campaign, r.claims.owner) for r in batch if r.durable}
+            fenced = {(r.claims.campaign, r.claims.owner) for r in batch if r.claims is not None}
             for campaign, owner in fenced:
                 cursor.execute(
                     self._fence.sql, self._fence.parameters({"campaign": campaign, "owner": owner})
@@ -445,8 +451,10 @@ class _CallWriter:
             ids = []
             for record in batch:
                 cursor.execute(record.statement.sql, record.parameters)
-                if record.durable:  # an intent: its call's id, then its numbers claimed
+                if record.claims is not None:  # an intent: its id, then its numbers claimed
                     row = cursor.fetchone() if cursor.description else (cursor.lastrowid,)
+                    if row is None:
+                        raise JournalError("the journal gave no id for the call's intent")
                     ids.append(row[0])
                     self._claim_numbers(cursor, record.claims, row[0])
                 else:
@@ -490,7 +498,7 @@ class _CallWriter:
                 "or the journal stopped answering), and another process may be sending it"
             )
         integrity = self.engine.dialect.loaded_dbapi.IntegrityError
-        if record.durable and isinstance(error, _Taken | integrity):
+        if record.claims is not None and isinstance(error, _Taken | integrity):
             return AlreadyClaimed(
                 f"a number of this call of {record.claims.campaign!r} is in another of its "
                 "intents already"
@@ -501,16 +509,17 @@ class _CallWriter:
             return self._describe(error)
         return JournalError(f"the journal's write was interrupted ({error!r})")
 
-    def _connect(self, durable: bool):
-        if self._connection is None:
-            self._connection = self.engine.raw_connection()
+    def _connect(self, durable: bool) -> PoolProxiedConnection:
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self.engine.raw_connection()
             self._durable = True  # as every connection starts (_sqlite_pragmas)
         if self._sqlite and durable != self._durable:
-            self._connection.driver_connection.execute(
+            connection.driver_connection.execute(  # type: ignore[union-attr]
                 f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}"
             )
             self._durable = durable
-        return self._connection
+        return connection
 
     def _rollback(self, error: BaseException, cursor) -> None:
         connection, self._connection = self._connection, None
@@ -1164,7 +1173,7 @@ def masked(url: str) -> str:
 def _sqlite_target(url: sa.URL, read_only: bool) -> sa.URL:
     """A SQLite file's URL as SQLite opens it: read-only if asked (``mode=ro``); else its
     folder must exist (SQLite's own error for it says only "unable to open")."""
-    path = Path(url.database)
+    path = Path(url.database or "")
     if read_only:
         if url.database == ":memory:" or url.query.get("uri"):
             return url

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,7 @@ REASON_TEXT = {
 NO_OUTCOME = "interrupted between the call and its answer"
 
 # What a number listed in the FailPhone of an accepted call gets.
-FAIL_PHONE = {
+FAIL_PHONE: dict[str, Any] = {
     "status": "failed",
     "reason": "fail_phone",
     "detail": REASON_TEXT["fail_phone"],
@@ -71,23 +72,32 @@ def refuse_output_columns(frame: pd.DataFrame) -> None:
         )
 
 
+def is_missing(value: object) -> bool:
+    """Whether ``value`` is a missing scalar: None, NaN, NA or NaT."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, np.datetime64 | np.timedelta64) and bool(np.isnat(value))
+
+
 def reason_for(status: str, state: object, listed: bool, resend_safe: bool) -> str | None:
     """The reason token of a recipient's outcome (None when it was sent or scheduled)."""
     if status == "failed":
         if listed:
             return "fail_phone"
-        if pd.isna(state):
+        if is_missing(state):
             return "provider_unavailable" if resend_safe else "invalid_request"
         return "provider_refused"
     return "outcome_unknown" if status == "unknown" else None
 
 
-def rerun_resends(operation: str, state: object) -> bool:
+def rerun_resends(operation: str, state: float | None) -> bool:
     """Whether a re-run of the campaign sends a failed call's rows again: the provider
     certainly did not accept it and the cause may be gone (the provider was unreachable,
     answered -9, or refused the account: recharged, enabled, IP bound since). Content
     refusals (-13, -10, -6...) would fail again and stay failed."""
-    if pd.isna(state):
+    if state is None or is_missing(state):
         return True
     code = decode(operation, int(state))
     return code.resend_safe and (code.transient or code.account_level)
@@ -106,7 +116,7 @@ class Recipients:
 
     def index(self, phones: np.ndarray) -> np.ndarray:
         """The recipient of each of ``phones`` (-1: none)."""
-        return self.phone.get_indexer(phones)
+        return self.phone.get_indexer(pd.Index(phones, copy=False))
 
     def call_ids(self, phones: np.ndarray) -> np.ndarray:
         """The id of the latest call of each of ``phones`` (-1: never called)."""
@@ -118,7 +128,9 @@ class Recipients:
         """One row per recipient (:data:`RECIPIENT_COLUMNS`)."""
         rows = self.calls[RECIPIENT_COLUMNS[1:]].iloc[self.call_of].reset_index(drop=True)
         rows.insert(0, "phone", self.phone.to_numpy(dtype=object))
-        rows.loc[self.listed, list(FAIL_PHONE)] = list(FAIL_PHONE.values())
+        listed = rows.index[self.listed]
+        for column, value in FAIL_PHONE.items():
+            rows.loc[listed, column] = value
         return rows
 
 
@@ -183,7 +195,8 @@ def recipients_of(calls: pd.DataFrame) -> Recipients | None:
     listing = np.flatnonzero(
         (calls["status"].isin(["sent", "scheduled"]) & fail_phone.ne("")).to_numpy()
     )
-    listed_in = {call: set(fail_phone.iat[call].split(";")) for call in listing}
+    fail_phones = fail_phone.to_numpy(dtype=object)
+    listed_in = {int(call): set(str(fail_phones[call]).split(";")) for call in listing}
     candidates = np.flatnonzero(np.isin(call_of, listing))
     listed = candidates[[phone[i] in listed_in[call_of[i]] for i in candidates]]
     calls = calls.reindex(columns=[*RECIPIENT_COLUMNS[1:], *CONTENT_COLUMNS])
@@ -201,7 +214,9 @@ class OutcomeWriter:
         self.rows = rows
         n = len(rows)
         reasons = rows["sms_reason"]
-        before = reasons.cat.categories if isinstance(reasons.dtype, pd.CategoricalDtype) else []
+        before: list[str] = (
+            list(reasons.cat.categories) if isinstance(reasons.dtype, pd.CategoricalDtype) else []
+        )
         self.reasons = list(dict.fromkeys([*before, *REASON_TEXT]))  # pre-flight ones first
         self.status = _codes(rows["sms_status"], STATUSES)
         self.reason = _codes(reasons, self.reasons)
@@ -258,7 +273,8 @@ class OutcomeWriter:
         for column, values in self.content.items():
             out[column] = pd.Series(values, index=out.index).astype(self.rows[column].dtype)
         out["sms_status"] = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
-        out["sms_reason"] = pd.Categorical.from_codes(self.reason, categories=self.reasons)
+        reason = pd.CategoricalDtype(self.reasons)
+        out["sms_reason"] = pd.Categorical.from_codes(self.reason, dtype=reason)
         out["sms_detail"] = pd.array(self.detail, dtype="string")
         for column, values in (
             ("sms_timestamp", self.timestamp),

@@ -19,7 +19,7 @@ import pandas as pd
 from smsframe import message as messages
 from smsframe import phones, preflight
 from smsframe.journal import digest
-from smsframe.outcomes import STATUS_DTYPE, STATUSES, refuse_output_columns
+from smsframe.outcomes import STATUS_DTYPE, STATUSES, is_missing, refuse_output_columns
 from smsframe.preflight import DEFAULT_MARGIN
 
 MAX_CHUNK = 1000  # the provider's limit of numbers per call
@@ -283,6 +283,7 @@ def content_keys(rows: pd.DataFrame) -> np.ndarray:
 
 
 def _none(value: object) -> object:
-    if value is None or (not isinstance(value, str | datetime) and pd.isna(value)):
-        return None
-    return value
+    """None for a missing value; text and times (NaT too) as they are."""
+    if isinstance(value, str | datetime):
+        return value
+    return None if is_missing(value) else value

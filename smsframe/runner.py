@@ -173,14 +173,16 @@ class Run:
 
     def _send(self, call: dict, intent: Intent) -> SendResult:
         message, numbers = call["message"], intent.numbers
-        if intent.operation == "SendTimer":
+        if intent.operation == "SendTimer" and intent.scheduled_for is not None:
             return self.client.schedule(
                 message, numbers, at=intent.scheduled_for, timestamp=intent.timestamp
             )
-        if intent.operation == "SendMessageExt":
+        if intent.operation == "SendMessageExt" and intent.ext is not None:
             return self.client.send_ext(
                 message, numbers, ext=intent.ext, timestamp=intent.timestamp
             )
+        if intent.operation != "SendMessage":  # a plan's call always has them: a bug
+            raise InvalidRequest(f"{intent.operation} without its time or ext: nothing sent")
         return self.client.send(message, numbers, timestamp=intent.timestamp)
 
 
