@@ -183,6 +183,11 @@ class _Adapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+# zeep and requests internals this module relies on, checked against zeep 4.2-4.3 and
+# requests 2.31-2.34 (tests/test_client.py::test_the_internals_we_rely_on_are_still_there
+# fails if they change): zeep.Transport._load_remote_data (every WSDL and schema fetch),
+# zeep's ServiceProxy._binding_options["address"] (where calls go), and
+# requests.Response._content (an answer read by hand, in bounded memory).
 class _Transport(zeep.Transport):
     """zeep's transport with bounded answers and no envelope logging.
 

@@ -547,3 +547,22 @@ def test_a_client_is_not_picklable(smsclient):
 
     with pytest.raises(TypeError, match="cannot be pickled"):
         pickle.dumps(smsclient)
+
+
+def test_the_internals_we_rely_on_are_still_there(provider, smsclient):
+    """client.py overrides zeep's Transport._load_remote_data, reads its ServiceProxy's
+    _binding_options and fills requests' Response._content: a new zeep or requests that
+    changes them must fail here, not silently bypass the bounds and host checks."""
+    import inspect
+
+    import requests
+    import zeep
+
+    assert list(inspect.signature(zeep.Transport._load_remote_data).parameters) == [
+        "self",
+        "url",
+    ]
+    assert "_load_remote_data" in inspect.getsource(zeep.Transport.load)
+    assert smsclient.service._binding_options["address"] == provider.url
+    assert "_content" in vars(requests.Response())
+    assert "_content" in inspect.getsource(requests.Response.content.fget)
