@@ -475,7 +475,7 @@ class SmsClient:
         except _UNREADABLE as error:
             raise ProviderUnavailable(
                 f"could not load the service description from {self.wsdl_url}: "
-                f"{self._scrub(error)}; check the URL and that the provider is up"
+                f"{self.scrub(error)}; check the URL and that the provider is up"
             ) from None
         if not self._transport.other_hosts:
             address = client.service._binding_options.get("address", "")
@@ -547,12 +547,12 @@ class SmsClient:
             reason = getattr(error.args[0], "reason", None) if error.args else None
             if isinstance(reason, NewConnectionError | ConnectTimeoutError):
                 raise ProviderUnavailable(
-                    f"{operation}: cannot reach the provider ({self._scrub(reason, params)}); "
+                    f"{operation}: cannot reach the provider ({self.scrub(reason, params)}); "
                     "nothing was sent, it is safe to try again"
                 ) from None
             raise OutcomeUnknown(
                 f"{operation}: the connection dropped after the request was sent "
-                f"({self._scrub(error, params)}); it may have been processed",
+                f"({self.scrub(error, params)}); it may have been processed",
                 transport=True,
             ) from None
         except requests.exceptions.Timeout:
@@ -565,19 +565,19 @@ class SmsClient:
             # Raised while building the envelope (e.g. a control character lxml cannot
             # write): the request never left.
             raise InvalidRequest(
-                f"{operation}: invalid request, nothing sent: {self._scrub(error, params)}"
+                f"{operation}: invalid request, nothing sent: {self.scrub(error, params)}"
             ) from None
         except _UNREADABLE as error:
             raise OutcomeUnknown(
                 f"{operation}: the provider's answer could not be read "
-                f"({self._scrub(error, params)}); "
+                f"({self.scrub(error, params)}); "
                 "the request may have been processed",
                 transport=True,
             ) from None
         log.debug("%s answered in %.1f ms", operation, (time.monotonic() - started) * 1000)
         return answer
 
-    def _scrub(self, error: object, params: dict | None = None) -> str:
+    def scrub(self, error: object, params: dict | None = None) -> str:
         """``error`` as text, at most 300 characters, every password in it masked."""
         text = str(error)
         params = params or {}

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import os
 import socket
@@ -55,6 +54,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from smsframe.codes import CHINA
 from smsframe.errors import CampaignBusy, JournalError
+from smsframe.keys import campaign_key
 from smsframe.outcomes import NO_OUTCOME, RECIPIENT_COLUMNS, Recipients, recipients_of
 
 log = logging.getLogger("smsframe.journal")
@@ -174,18 +174,6 @@ class Content:
     account_id: int
     kind: str
     template: str
-
-
-def digest(*parts: object) -> str:
-    """A stable hex key of ``parts`` (sha256)."""
-    text = "\x1f".join("" if p is None else str(p) for p in parts)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@functools.lru_cache(maxsize=64)
-def campaign_key(name: str) -> int:
-    """The claims' key of campaign ``name``: 60 bits of its digest."""
-    return int(digest("campaign", name)[:15], 16)
 
 
 def now() -> datetime:
@@ -795,15 +783,21 @@ class Journal:
 
     @_translated
     def campaigns(self) -> pd.DataFrame:
-        """Every campaign with its recipients per status."""
+        """Every campaign with its recipients per status (the calls read in one query)."""
+        self._calls.flush()
         with self.engine.connect() as db:
             frame = pd.read_sql(sa.select(campaigns_table).order_by("created_at"), db)
+            calls = pd.read_sql(sa.select(calls_table).order_by(calls_table.c.id), db)
         if frame.empty:
             return frame
-        totals = [
-            self.campaign(name)["status"].value_counts().rename(name) for name in frame["name"]
-        ]
-        counts = pd.DataFrame(totals).fillna(0).astype("int64")
+        totals = []
+        for name, its_calls in calls.groupby("campaign", sort=False):
+            recipients = recipients_of(its_calls)
+            if recipients is not None:
+                totals.append(recipients.frame()["status"].value_counts().rename(name))
+        if not totals:
+            return frame
+        counts = pd.DataFrame(totals).reindex(frame["name"]).fillna(0).astype("int64")
         return frame.join(counts, on="name")
 
     # -- timestamps ----------------------------------------------------------

@@ -18,7 +18,7 @@ import pandas as pd
 
 from smsframe import message as messages
 from smsframe import phones, preflight
-from smsframe.journal import digest
+from smsframe.keys import digest
 from smsframe.outcomes import STATUS_DTYPE, STATUSES, is_missing, refuse_output_columns
 from smsframe.preflight import DEFAULT_MARGIN
 

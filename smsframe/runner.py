@@ -32,7 +32,8 @@ from smsframe.errors import (
     ProviderUnavailable,
     SmsError,
 )
-from smsframe.journal import AlreadyClaimed, Intent, Journal, Lease, LeaseLost, Outcome, digest
+from smsframe.journal import AlreadyClaimed, Intent, Journal, Lease, LeaseLost, Outcome
+from smsframe.keys import digest
 
 log = logging.getLogger("smsframe.runner")
 

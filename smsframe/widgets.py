@@ -71,8 +71,7 @@ def _table(rows: list[tuple[str, object]], caption: str = "") -> str:
 def _plain(error: BaseException, client: SmsClient | None = None) -> str:
     """An error as one line of plain words, any password in it masked; never a traceback."""
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    scrub = getattr(client, "_scrub", None)
-    text = scrub(text) if scrub else text
+    text = client.scrub(text) if client is not None else text
     log.debug("shown in a panel: %s: %s", type(error).__name__, text)  # no traceback either
     if isinstance(error, SmsError | ValueError | TypeError | KeyError):
         return text

@@ -33,8 +33,8 @@ from smsframe.journal import (
     LeaseLost,
     Outcome,
     campaigns_table,
-    digest,
 )
+from smsframe.keys import digest
 from smsframe.outcomes import RECIPIENT_COLUMNS
 from smsframe.simulator import Simulator
 
@@ -483,7 +483,8 @@ RESERVE = textwrap.dedent(
     """
     import json, sys
     import pandas as pd
-    from smsframe.journal import Journal, digest
+    from smsframe.journal import Journal
+    from smsframe.keys import digest
 
     journal = Journal(sys.argv[1])
     groups = pd.DataFrame({"group_key": [digest("g", k) for k in "abcdefgh"],
