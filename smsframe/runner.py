@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import datetime
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -41,6 +43,36 @@ ATTEMPTS = 3  # tries of one call while the provider certainly did not accept it
 BACKOFF_S = 0.2  # first pause between tries; doubles each time
 OUTAGE_AFTER = 5  # calls in a row that could not reach the provider: it is down
 GRACE_S = 5.0  # beyond the client's operation timeout, for the calls in flight to finish
+
+
+@dataclass(frozen=True)
+class Call:
+    """One provider call of a plan (a row of :func:`smsframe.plan.chunk_calls`), with
+    the numbers it resends (number -> id of the earlier call it takes it over from)."""
+
+    group_key: str
+    operation: str
+    message: str
+    message_hash: str
+    ext: str | None
+    at: datetime | None
+    timestamp: int
+    numbers: tuple[str, ...]
+    parts: int
+    resent: Mapping[str, int]
+
+    @classmethod
+    def all_of(cls, calls: pd.DataFrame) -> list[Call]:
+        """The calls of a call table."""
+        return [
+            cls(key, op, message, hash_, ext, at, int(stamp), tuple(numbers), int(parts), resent)
+            for key, op, message, hash_, ext, at, stamp, numbers, parts, resent in zip(
+                *(calls[name] for name in _CALL_COLUMNS), strict=True
+            )
+        ]
+
+
+_CALL_COLUMNS = [f.name for f in fields(Call)]
 
 
 @dataclass
@@ -72,10 +104,10 @@ class Run:
                 self.stop.set()
 
     # -- one call, with its retries ------------------------------------------
-    def execute(self, call: dict) -> None:
+    def execute(self, call: Call) -> None:
         """Make one call, journaled, retried while a resend is safe and worth it."""
-        numbers = tuple(call["numbers"])
-        resent: dict[str, int] = call["resent"]
+        numbers = call.numbers
+        resent = call.resent
         for attempt in range(ATTEMPTS):
             if not self.lease.held():
                 self._lease_lost()
@@ -84,15 +116,15 @@ class Run:
             prior = ",".join(sorted({str(i) for i in resent.values()}))
             intent = Intent(
                 campaign=self.campaign,
-                call_key=digest(self.campaign, call["group_key"], ";".join(numbers), prior),
-                group_key=call["group_key"],
-                operation=call["operation"],
-                message_hash=call["message_hash"],
-                ext=call["ext"],
-                scheduled_for=call["at"],
-                timestamp=int(call["timestamp"]),
+                call_key=digest(self.campaign, call.group_key, ";".join(numbers), prior),
+                group_key=call.group_key,
+                operation=call.operation,
+                message_hash=call.message_hash,
+                ext=call.ext,
+                scheduled_for=call.at,
+                timestamp=call.timestamp,
                 numbers=numbers,
-                parts=int(call["parts"]),
+                parts=call.parts,
             )
             call_id = self._record_intent(intent, resent)
             if call_id is None:  # no committed intent: no call
@@ -100,7 +132,7 @@ class Run:
             self.records[call_id] = vars(intent) | {
                 "id": call_id,
                 "numbers": ";".join(numbers),
-                "message": call["message"],
+                "message": call.message,
                 "status": None,  # no outcome yet: unknown if it never comes
                 "resend_safe": False,
             }
@@ -116,7 +148,7 @@ class Run:
             resent = dict.fromkeys(numbers, call_id)
             self.stop.wait(self.backoff_s * 2**attempt)
 
-    def _record_intent(self, intent: Intent, resent: dict[str, int]) -> int | None:
+    def _record_intent(self, intent: Intent, resent: Mapping[str, int]) -> int | None:
         try:
             return self.journal.record_intent(intent, self.lease, resent)
         except LeaseLost:
@@ -134,7 +166,7 @@ class Run:
             "(paused too long, or the journal stopped answering) and another may be sending it",
         )
 
-    def _call(self, call: dict, intent: Intent) -> Outcome:
+    def _call(self, call: Call, intent: Intent) -> Outcome:
         try:
             result = self._send(call, intent)
         except ProviderUnavailable as error:
@@ -172,8 +204,8 @@ class Run:
             )
             self.halt("provider_unavailable", reason, ProviderUnavailable(reason))
 
-    def _send(self, call: dict, intent: Intent) -> SendResult:
-        message, numbers = call["message"], intent.numbers
+    def _send(self, call: Call, intent: Intent) -> SendResult:
+        message, numbers = call.message, intent.numbers
         if intent.operation == "SendTimer" and intent.scheduled_for is not None:
             return self.client.schedule(
                 message, numbers, at=intent.scheduled_for, timestamp=intent.timestamp
@@ -218,8 +250,8 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
     stopped = Stopped()
     sizes: dict[Future, int] = {}
     try:
-        for call in calls.to_dict("records"):
-            sizes[pool.submit(run.execute, call)] = len(call["numbers"])
+        for call in Call.all_of(calls):
+            sizes[pool.submit(run.execute, call)] = len(call.numbers)
         for future in as_completed(sizes):  # one waiter, not one per wait() call
             future.result()
             bar.update(sizes[future])
