@@ -11,7 +11,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 from smsframe import accessor as _accessor  # noqa: F401  (registers df.sms)
-from smsframe.audit import Audit, audit  # binds smsframe.audit to the function
+from smsframe.audits import Audit, audit
 from smsframe.client import Balance, SendResult, SmsClient
 from smsframe.errors import (
     AccountError,

@@ -16,7 +16,7 @@ from smsframe import message as _message
 from smsframe import phones as _phones
 from smsframe import plan as _plan
 from smsframe import widgets as _widgets
-from smsframe.audit import Audit, from_frame  # by name: smsframe.audit is the function
+from smsframe.audits import Audit, from_frame
 from smsframe.outcomes import refuse_output_columns
 
 __all__ = ["SmsAccessor"]
@@ -87,7 +87,7 @@ class SmsAccessor:
         return _widgets.SchedulePanel(client, self._obj, message=message, **options)
 
     def audit(self, by: str | list[str] | None = None, **options) -> Audit:
-        """What this result frame's campaign did and why: see :func:`smsframe.audit.from_frame`.
+        """What this result frame's campaign did and why: see :func:`smsframe.audits.from_frame`.
 
         >>> out.sms.audit(by="segment", journal=url, campaign="nov-promo")
         """

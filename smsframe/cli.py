@@ -122,7 +122,7 @@ def _say(text: object = "", file=None) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from smsframe.audit import from_journal
+    from smsframe.audits import from_journal
     from smsframe.journal import as_url, default_url
 
     url = as_url(args.journal) if args.journal else default_url()
@@ -149,7 +149,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _campaigns(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from smsframe.audit import campaigns
+    from smsframe.audits import campaigns
     from smsframe.journal import as_url, default_url, masked
 
     url = as_url(args.journal) if args.journal else default_url()

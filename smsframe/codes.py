@@ -2,8 +2,11 @@
 
 Each code carries the provider's own wording (Chinese, as its interface
 document puts it), an English meaning, the status a row gets, whether it stops
-a whole campaign (account-level) and whether a resend is safe (the provider
-certainly did not accept the call).
+a whole campaign (account-level), whether a resend is safe (the provider
+certainly did not accept the call), what to do about it (``advice``, which
+:class:`smsframe.errors.AccountError` says) and what to do with the rows it
+refused (``action``, which an audit's ``resend`` table says). The row statuses
+themselves, with their meaning, are :data:`STATUS_TEXT`.
 
 Examples
 --------
@@ -19,14 +22,24 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
 CHINA = ZoneInfo("Asia/Shanghai")  # the provider's clock: China Standard Time
 
-Status = Literal["sent", "scheduled", "failed", "rejected", "unknown"]
+Status = Literal["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+STATUS_TEXT: dict[Status, str] = {
+    "sent": "accepted by the provider for sending",
+    "scheduled": "accepted by the provider, to go out at the scheduled time",
+    "failed": "the provider did not accept it",
+    "rejected": "refused before sending",
+    "unknown": "the call may or may not have been processed",
+    "skipped": "not sent: the campaign stopped first",
+    "pending": "not sent yet (a plan, not a result)",
+}
 
 OPERATIONS = ("UserLogin", "UpdatePsw", "GetBalance", "SendMessage", "SendTimer", "SendMessageExt")
 SEND_OPERATIONS = ("SendMessage", "SendTimer", "SendMessageExt")
@@ -44,6 +57,8 @@ class Code:
     account_level: bool = False
     resend_safe: bool = True  # the provider certainly did not accept it (False once accepted)
     transient: bool = False  # worth an automatic retry after a pause
+    advice: str = ""  # what to do about it (said by AccountError)
+    action: str = ""  # what to do with the rows it refused (said by audits)
 
     @property
     def ok(self) -> bool:
@@ -54,59 +69,101 @@ class Code:
 
 
 # Codes shared by every operation: the account checks of UserLogin.
+# (value, zh, en, advice); each is account-level, its rows resent by a rerun once fixed.
 _ACCOUNT = [
-    (0, "帐户处于禁止使用状态", "the account is disabled", True),
-    (-2, "帐户信息错误：调用的参数有为空值", "a parameter is empty (Id, Name or password)", True),
+    (
+        0,
+        "帐户处于禁止使用状态",
+        "the account is disabled",
+        "the account is disabled; ask the provider to enable it",
+    ),
+    (
+        -2,
+        "帐户信息错误：调用的参数有为空值",
+        "a parameter is empty (Id, Name or password)",
+        "set the account Id, Name and password (SMSFRAME_ID, SMSFRAME_NAME, SMSFRAME_PASSWORD)",
+    ),
     (
         -3,
         "用户或密码错误：机构代码、用户名或密码错误",
         "wrong organisation code, account name or password",
-        True,
+        "check the organisation code, account name and password",
     ),
     (
         -4,
         "不是普通帐户：该帐户不能使用Web Service 接口模式",
         "not an ordinary account (agent and group accounts cannot use the web service)",
-        True,
+        "use an ordinary account; agent and group accounts cannot use the web service",
     ),
-    (-30, "非绑定IP：访问IP非法", "the calling IP is not bound to the account", True),
+    (
+        -30,
+        "非绑定IP：访问IP非法",
+        "the calling IP is not bound to the account",
+        "call from the IP bound to the account, or ask the provider to bind this one",
+    ),
 ]
+_ACCOUNT_ACTION = {  # what to do with the rows an account refusal stopped
+    0: "ask the provider to enable the account, then run the campaign again",
+    -2: "set the account's Id, Name and password, then run the campaign again",
+    -3: "fix the account's credentials, then run the campaign again",
+    -4: "use an ordinary account, then run the campaign again",
+    -30: "call from the bound IP (or have it bound), then run the campaign again",
+}
 
-# Codes of the three send operations: (value, zh, zh of SendTimer, en, account-level).
+# Codes of the three send operations: (value, zh, zh of SendTimer, en, action).
 _SEND = [
     (
         -1,
         "发送失败",
         "定时失败",
         "the provider refused the call (over 1000 numbers or a bad Ext)",
-        False,
+        "check the extension number and the number of phones per call, then send these rows "
+        "as a new campaign",
     ),
-    (-5, "发送短信内容为空", "定时发送短信内容为空", "the message is empty", False),
+    (-5, "发送短信内容为空", "定时发送短信内容为空", "the message is empty", ""),
     (
         -6,
         "短信内容过长",
         "短信内容过长",
         "the message is longer than 3 SMS (201 characters)",
-        False,
+        "",
     ),
-    (-7, "发送号码为空", "发送号码为空", "the phone list is empty", False),
-    (-8, "余额不足", "余额不足", "insufficient balance for this call", True),
+    (-7, "发送号码为空", "发送号码为空", "the phone list is empty", ""),
     (
         -10,
         "发送失败：号码错误",
         "定时发送失败：发送号码错误",
         "every number of the call is bad",
-        False,
+        "check the numbers, then send these rows as a new campaign",
     ),
-    (-13, "内容信息含关键字", "内容信息含关键字", "the message contains a banned keyword", False),
+    (
+        -13,
+        "内容信息含关键字",
+        "内容信息含关键字",
+        "the message contains a banned keyword",
+        "remove the banned keyword (sms_detail) from the message, then send these rows "
+        "as a new campaign",
+    ),
 ]
+_BALANCE = ("余额不足", "insufficient balance for this call")  # -8: account-level
+_BALANCE_ADVICE = "recharge the account or send to fewer recipients"
+_BALANCE_ACTION = "recharge the account, then run the campaign again: a rerun resends these rows"
 
 
 def _build() -> dict[tuple[str, int], Code]:
     table: dict[tuple[str, int], Code] = {}
     for operation in OPERATIONS:
-        for value, zh, en, account_level in _ACCOUNT:
-            table[operation, value] = Code(operation, value, zh, en, "failed", account_level)
+        for value, zh, en, advice in _ACCOUNT:
+            table[operation, value] = Code(
+                operation,
+                value,
+                zh,
+                en,
+                "failed",
+                account_level=True,
+                advice=advice,
+                action=_ACCOUNT_ACTION[value],
+            )
         # The provider's reserved codes; only a faulty provider answers them.
         table[operation, -9] = Code(
             operation,
@@ -134,13 +191,27 @@ def _build() -> dict[tuple[str, int], Code]:
         "UpdatePsw", 1, "修改密码成功", "password changed", "sent", resend_safe=False
     )
     table["UpdatePsw", -1] = Code(
-        "UpdatePsw", -1, "修改密码失败", "the password change failed", "failed"
+        "UpdatePsw",
+        -1,
+        "修改密码失败",
+        "the password change failed",
+        "failed",
+        advice="choose another new password (different from the old one, no spaces)",
     )
     for operation in SEND_OPERATIONS:
         timer = operation == "SendTimer"
-        for value, zh, zh_timer, en, account_level in _SEND:
+        for value, zh, zh_timer, en, action in _SEND:
             wording = zh_timer if timer else zh
-            table[operation, value] = Code(operation, value, wording, en, "failed", account_level)
+            table[operation, value] = Code(operation, value, wording, en, "failed", action=action)
+        table[operation, -8] = Code(
+            operation,
+            -8,
+            *_BALANCE,
+            "failed",
+            account_level=True,
+            advice=_BALANCE_ADVICE,
+            action=_BALANCE_ACTION,
+        )
         if timer:
             table[operation, 1] = Code(
                 operation, 1, "定时短信成功", "scheduled", "scheduled", resend_safe=False
@@ -155,6 +226,7 @@ def _build() -> dict[tuple[str, int], Code]:
         "定时发送时间或格式错误",
         "the scheduled time is missing or badly formatted",
         "failed",
+        action="check the schedule time, then send these rows as a new campaign",
     )
     table["SendTimer", -12] = Code(
         "SendTimer",
@@ -162,6 +234,7 @@ def _build() -> dict[tuple[str, int], Code]:
         "定时发送时间失败：定时时间必须大于当前调用时间",
         "the scheduled time is not later than the time of the call",
         "failed",
+        action="schedule for a later time, then send these rows as a new campaign",
     )
     return table
 

@@ -45,7 +45,7 @@ class AccountError(SmsError):
     def __init__(self, code: Code, advice: str = "") -> None:
         self.code = code.value
         self.meaning = code.en
-        advice = advice or _ADVICE.get(code.value, "check the account with the provider")
+        advice = advice or code.advice or "check the account with the provider"
         super().__init__(f"{code.operation} refused the account: {code} -> {advice}")
 
 
@@ -73,17 +73,6 @@ class OutcomeUnknown(SmsError):
     def __init__(self, message: str, *, transport: bool = False) -> None:
         super().__init__(message)
         self.transport = transport
-
-
-_ADVICE = {
-    0: "the account is disabled; ask the provider to enable it",
-    -1: "choose another new password (different from the old one, no spaces)",
-    -2: "set the account Id, Name and password (SMSFRAME_ID, SMSFRAME_NAME, SMSFRAME_PASSWORD)",
-    -3: "check the organisation code, account name and password",
-    -4: "use an ordinary account; agent and group accounts cannot use the web service",
-    -30: "call from the IP bound to the account, or ask the provider to bind this one",
-    -8: "recharge the account or send to fewer recipients",
-}
 
 
 class InsufficientBalance(SmsError):

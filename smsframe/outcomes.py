@@ -8,15 +8,14 @@ sms_timestamp, sms_state, sms_status, sms_detail, sms_batch_id, sms_sent_at
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from smsframe.codes import CHINA, decode
-
-STATUSES = ["sent", "scheduled", "failed", "rejected", "unknown", "skipped", "pending"]
+from smsframe.codes import CHINA, STATUSES, decode
 
 # Every column smsframe writes into a frame it returns.
 OUTPUT_COLUMNS = [
@@ -34,7 +33,7 @@ OUTPUT_COLUMNS = [
     "sms_batch_id",
     "sms_sent_at",
 ]
-STATUS_DTYPE = pd.CategoricalDtype(STATUSES)
+STATUS_DTYPE = pd.CategoricalDtype(list(STATUSES))
 
 # Why a row that passed the pre-flight checks was not sent: token -> text.
 REASON_TEXT = {
@@ -47,6 +46,14 @@ REASON_TEXT = {
     "interrupted": "not sent: the campaign was interrupted",
     "lease_lost": "not sent: this process lost its hold on the campaign to another",
     "journal_unavailable": "not sent: the journal stopped answering; nothing was sent twice",
+}
+# What to do with rows certainly not sent, by reason (else their provider code says).
+REASON_ACTION = {
+    "fail_phone": "check the number: the provider listed it as bad or unreachable (not charged)",
+    "provider_unavailable": "run the campaign again: a rerun resends these rows",
+    "campaign_stopped": "fix what stopped the campaign (sms_detail), then run it again: "
+    "a rerun sends these rows",
+    "interrupted": "run the campaign again: a rerun resends these rows",
 }
 # What a call with an intent and no outcome says: it was interrupted, nobody knows.
 NO_OUTCOME = "interrupted between the call and its answer"
@@ -295,6 +302,6 @@ _RECORDED = {
 }
 
 
-def _codes(values: pd.Series, categories: list[str]) -> np.ndarray:
+def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:
     """The code of each of ``values`` among ``categories`` (-1: missing), to write to."""
-    return pd.Categorical(values, categories=categories).codes.copy()
+    return pd.Categorical(values, categories=list(categories)).codes.copy()

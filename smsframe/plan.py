@@ -18,8 +18,9 @@ import pandas as pd
 
 from smsframe import message as messages
 from smsframe import phones, preflight
+from smsframe.codes import STATUSES
 from smsframe.keys import digest
-from smsframe.outcomes import STATUS_DTYPE, STATUSES, is_missing, refuse_output_columns
+from smsframe.outcomes import STATUS_DTYPE, is_missing, refuse_output_columns
 from smsframe.preflight import DEFAULT_MARGIN
 
 MAX_CHUNK = 1000  # the provider's limit of numbers per call
@@ -151,13 +152,13 @@ def build(
         if ext is not None:
             rows["sms_ext"], ext_reason = preflight.ext_column(frame, ext)
             reason = reason.where(reason.notna(), ext_reason)
-            categories.append("bad_ext")
+            categories += list(preflight.EXT_REASONS)
         if at is not None:
             rows["sms_scheduled_for"], at_reason = preflight.schedule_column(
                 frame, at, margin=margin
             )
             reason = reason.where(reason.notna(), at_reason)
-            categories += ["bad_schedule_time", "schedule_in_past", "schedule_too_soon"]
+            categories += list(preflight.SCHEDULE_REASONS)
         reason = reason.astype(pd.CategoricalDtype(list(dict.fromkeys(categories))))
         rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()

@@ -18,12 +18,14 @@ from smsframe.codes import CHINA
 DEFAULT_MARGIN = timedelta(minutes=2)
 EXT = re.compile(r"[0-9]{1,6}")
 
-REASON_TEXT = {
-    "bad_ext": "the extension must be 1 to 6 digits",
+# The reason tokens of ext_column and of schedule_column, with their text.
+EXT_REASONS = {"bad_ext": "the extension must be 1 to 6 digits"}
+SCHEDULE_REASONS = {
     "bad_schedule_time": "the schedule time could not be read as a date and time",
     "schedule_in_past": "the schedule time is in the past",
     "schedule_too_soon": "the schedule time is closer than the safety margin",
 }
+REASON_TEXT = {**EXT_REASONS, **SCHEDULE_REASONS}
 
 
 def _column_or_constant(frame: pd.DataFrame, value: object, what: str) -> pd.Series:

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 import smsframe
 from smsframe import SmsClient
-from smsframe.audit import TABLES, Audit, Cost, campaigns, from_frame
+from smsframe.audits import TABLES, Audit, Cost, campaigns, from_frame
 from smsframe.cli import main
 from smsframe.codes import decode
 from smsframe.journal import Journal

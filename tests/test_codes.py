@@ -160,3 +160,35 @@ def test_the_chinese_meanings_are_worded_as_the_original_document():
             where = sections[operation]
         for piece in code.zh.split("："):
             assert piece in where, (operation, value, piece)
+
+
+def test_every_account_level_code_says_what_to_do_and_what_to_do_with_its_rows():
+    for (operation, value), code in CODES.items():
+        if code.account_level:
+            assert code.advice and code.action, (operation, value)
+            assert "run the campaign again" in code.action, (operation, value)
+
+
+def test_the_errors_and_the_audits_read_the_codes_own_words():
+    from smsframe.audits import _action
+    from smsframe.errors import AccountError
+
+    for (operation, value), code in CODES.items():
+        if code.account_level:
+            assert str(AccountError(code)).endswith(f"-> {code.advice}")
+            assert _action(None, value, operation, True) == code.action
+        elif code.action:
+            assert _action(None, value, operation, False) == code.action
+    # -1 means "refused the call" to a send and "the change failed" to UpdatePsw.
+    assert "new password" in decode("UpdatePsw", -1).advice
+    assert "extension" in _action(None, -1, "SendMessageExt", False)
+    # -11 and -12 are SendTimer's only.
+    assert "later time" in _action(None, -12, "SendTimer", False)
+
+
+def test_the_row_statuses_are_defined_once_with_their_meaning():
+    from smsframe.codes import STATUS_TEXT, STATUSES
+    from smsframe.outcomes import STATUS_DTYPE
+
+    assert list(STATUS_TEXT) == list(STATUSES) == list(STATUS_DTYPE.categories)
+    assert {code.status for code in CODES.values()} <= set(STATUSES)

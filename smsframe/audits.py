@@ -44,9 +44,9 @@ import numpy as np
 import pandas as pd
 
 from smsframe import journal as _journal
-from smsframe.codes import CHINA, decode
+from smsframe.codes import CHINA, STATUS_TEXT, STATUSES, decode
+from smsframe.outcomes import REASON_ACTION, STATUS_DTYPE, rerun_resends
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
-from smsframe.outcomes import STATUS_DTYPE, STATUSES, rerun_resends
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
 
 if TYPE_CHECKING:
@@ -69,15 +69,6 @@ CALLED = ["sent", "scheduled", "failed", "unknown"]  # statuses of rows a call w
 CHARGED = ["sent", "scheduled"]
 
 REASON_TEXT = {**PLAN_TEXT, **OUTCOME_TEXT}
-STATUS_TEXT = {
-    "sent": "accepted by the provider for sending",
-    "scheduled": "accepted by the provider, to go out at the scheduled time",
-    "failed": "the provider did not accept it",
-    "rejected": "refused before sending",
-    "unknown": "the call may or may not have been processed",
-    "skipped": "not sent: the campaign stopped first",
-    "pending": "not sent yet (a plan, not a result)",
-}
 STATUS_COLORS = {
     "sent": "#2ca02c",
     "scheduled": "#1f77b4",
@@ -88,32 +79,6 @@ STATUS_COLORS = {
     "pending": "#bcbd22",
 }
 
-# What to do with rows certainly not sent: by reason token, then by provider code.
-ACTION_BY_REASON = {
-    "fail_phone": "check the number: the provider listed it as bad or unreachable (not charged)",
-    "provider_unavailable": "run the campaign again: a rerun resends these rows",
-    "campaign_stopped": "fix what stopped the campaign (sms_detail), then run it again: "
-    "a rerun sends these rows",
-    "interrupted": "run the campaign again: a rerun sends these rows",
-}
-# Account-level refusals: a rerun of the same campaign resends the rows once fixed.
-ACTION_BY_ACCOUNT_CODE = {
-    -8: "recharge the account, then run the campaign again: a rerun resends these rows",
-    0: "ask the provider to enable the account, then run the campaign again",
-    -2: "set the account's Id, Name and password, then run the campaign again",
-    -3: "fix the account's credentials, then run the campaign again",
-    -4: "use an ordinary account, then run the campaign again",
-    -30: "call from the bound IP (or have it bound), then run the campaign again",
-}
-ACTION_BY_CODE = {
-    -13: "remove the banned keyword (sms_detail) from the message, then send these rows "
-    "as a new campaign",
-    -1: "check the extension number and the number of phones per call, then send these rows "
-    "as a new campaign",
-    -10: "check the numbers, then send these rows as a new campaign",
-    -11: "check the schedule time, then send these rows as a new campaign",
-    -12: "schedule for a later time, then send these rows as a new campaign",
-}
 RERUN = "run the campaign again: a rerun resends these rows"
 
 UNKNOWN_ACTION = {
@@ -419,10 +384,11 @@ class Audit:
         selected = rows[safe.to_numpy()]
         rerun = selected["sms_status"].eq("skipped") | selected["_transient"]
         actions = [
-            _action(reason, state, again)
-            for reason, state, again in zip(
+            _action(reason, state, operation, again)
+            for reason, state, operation, again in zip(
                 selected["sms_reason"].astype(object),
                 selected["sms_state"].astype(object),
+                selected["sms_operation"].astype(object),
                 rerun,
                 strict=True,
             )
@@ -687,7 +653,7 @@ def from_journal(
 
         Examples
         --------
-        >>> from smsframe.audit import from_journal
+        >>> from smsframe.audits import from_journal
         >>> from_journal("sqlite:///team-journal.sqlite", "nov-promo").to_frame("batches")
     """
     with _opened(journal) as opened:
@@ -922,18 +888,17 @@ def _meaning(status: str, reason: str, code: object, operation: object) -> tuple
     return STATUS_TEXT.get(status, status), ""
 
 
-def _action(reason: object, state: object, rerun: bool) -> str:
-    if reason in ACTION_BY_REASON:
-        return ACTION_BY_REASON[reason]
-    if rerun and not pd.isna(state) and int(state) in ACTION_BY_ACCOUNT_CODE:
-        return ACTION_BY_ACCOUNT_CODE[int(state)]
-    if rerun:
-        return RERUN
+def _action(reason: object, state: object, operation: object, rerun: bool) -> str:
+    """What to do with a row certainly not sent: its reason's action, else its code's."""
+    if reason in REASON_ACTION:
+        return REASON_ACTION[reason]
+    code = None
     if not pd.isna(state):
-        code = decode("SendMessage", int(state))
-        if int(state) in ACTION_BY_CODE:
-            return ACTION_BY_CODE[int(state)]
-        return f"{code.en}: fix it, then send these rows as a new campaign"
+        code = decode(operation if isinstance(operation, str) else "SendMessage", int(state))
+    if rerun:
+        return code.action if code is not None and code.account_level else RERUN
+    if code is not None:
+        return code.action or f"{code.en}: fix it, then send these rows as a new campaign"
     return "send these rows again as a new campaign"
 
 
