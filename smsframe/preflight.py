@@ -71,13 +71,14 @@ def _ext_text(value: object) -> str | None:
 
 def china_times(values: pd.Series) -> pd.Series:
     """Each value as a tz-aware Asia/Shanghai time, NaT where it cannot be read."""
-    out = []
+    out: list[object] = []
     for value in values:
         try:
             stamp = pd.Timestamp(value)
         except (ValueError, TypeError, OverflowError):
-            stamp = pd.NaT
-        if stamp is pd.NaT or pd.isna(stamp):
+            out.append(pd.NaT)
+            continue
+        if pd.isna(stamp):
             out.append(pd.NaT)
             continue
         stamp = stamp.tz_localize(CHINA) if stamp.tzinfo is None else stamp.tz_convert(CHINA)

@@ -1,0 +1,197 @@
+"""outcomes.py on its own: what the journal's calls mean for each recipient, and how
+the result frame's outcome columns are written. Plain frames in, no journal, no network."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from smsframe.outcomes import (
+    FAIL_PHONE,
+    NO_OUTCOME,
+    OutcomeWriter,
+    is_missing,
+    reason_for,
+    recipients_of,
+    refuse_output_columns,
+    rerun_resends,
+)
+from smsframe.plan import build
+
+T0 = pd.Timestamp("2030-01-01 01:00", tz="UTC")
+
+
+def calls_frame(*calls: dict) -> pd.DataFrame:
+    """Calls as the journal gives them, in the order they were made."""
+    defaults = {
+        "status": "sent",
+        "state": 1,
+        "resend_safe": False,
+        "operation": "SendMessage",
+        "outcome_at": T0,
+        "scheduled_for": None,
+        "fail_phone": None,
+        "detail": None,
+        "batch_id": 7,
+        "timestamp": 100,
+        "group_key": "g",
+        "message": "hello",
+        "parts": 1,
+        "ext": None,
+    }
+    return pd.DataFrame([{**defaults, "id": i + 1, **call} for i, call in enumerate(calls)])
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "listed", "safe", "reason"),
+    [
+        ("sent", 1, False, False, None),
+        ("scheduled", 1, False, False, None),
+        ("failed", 1, True, False, "fail_phone"),
+        ("failed", None, False, True, "provider_unavailable"),
+        ("failed", None, False, False, "invalid_request"),
+        ("failed", -13, False, True, "provider_refused"),
+        ("unknown", None, False, False, "outcome_unknown"),
+        ("unknown", -100, False, False, "outcome_unknown"),
+    ],
+)
+def test_the_reason_of_an_outcome(status, state, listed, safe, reason):
+    assert reason_for(status, state, listed, safe) == reason
+
+
+@pytest.mark.parametrize(
+    ("operation", "state", "resends"),
+    [
+        ("SendMessage", None, True),  # never reached the provider
+        ("SendMessage", float("nan"), True),
+        ("SendMessage", -9, True),  # the provider failed to receive: transient
+        ("SendMessage", -8, True),  # balance: once recharged
+        ("SendMessage", -30, True),  # unbound IP: once bound
+        ("SendMessage", -13, False),  # banned keyword: would fail again
+        ("SendMessage", -10, False),
+        ("SendTimer", -12, False),
+        ("SendMessage", -100, False),  # may have been accepted: never
+    ],
+)
+def test_a_rerun_resends_only_what_may_now_succeed_and_was_certainly_not_accepted(
+    operation, state, resends
+):
+    assert rerun_resends(operation, state) is resends
+
+
+def test_missing_values_of_every_kind():
+    for value in (None, np.nan, pd.NA, pd.NaT, np.datetime64("NaT"), np.float32("nan")):
+        assert is_missing(value), value
+    for value in (0, "", "nan", np.datetime64("2030-01-01"), 1.5):
+        assert not is_missing(value), value
+
+
+def test_no_calls_no_recipients():
+    assert recipients_of(calls_frame().iloc[0:0]) is None
+
+
+def test_each_number_gets_the_outcome_of_its_latest_call():
+    calls = calls_frame(
+        {
+            "numbers": "13800000001;13800000002",
+            "status": "failed",
+            "state": None,
+            "resend_safe": True,
+        },
+        {"numbers": "13800000002;13800000003", "batch_id": 8},
+    )
+    frame = recipients_of(calls).frame().set_index("phone")
+    assert frame["status"].to_dict() == {
+        "13800000001": "failed",
+        "13800000002": "sent",
+        "13800000003": "sent",
+    }
+    assert frame.loc["13800000001", "reason"] == "provider_unavailable"
+    assert bool(frame.loc["13800000001", "retry"])  # a rerun resends it
+    assert frame["call_id"].to_dict() == {"13800000001": 1, "13800000002": 2, "13800000003": 2}
+    assert frame.loc["13800000002", "batch_id"] == 8
+
+
+def test_the_numbers_an_accepted_call_listed_in_failphone_fail_alone():
+    calls = calls_frame(
+        {"numbers": "13800000001;13800000002;13800000003", "fail_phone": "13800000002"}
+    )
+    frame = recipients_of(calls).frame().set_index("phone")
+    assert frame["status"].to_dict() == {
+        "13800000001": "sent",
+        "13800000002": "failed",
+        "13800000003": "sent",
+    }
+    for column, value in FAIL_PHONE.items():
+        assert frame.loc["13800000002", column] == value
+
+
+def test_a_call_with_an_intent_and_no_outcome_is_unknown_for_each_of_its_numbers():
+    calls = calls_frame(
+        {
+            "numbers": "13800000001;13800000002",
+            "status": None,
+            "state": None,
+            "outcome_at": None,
+            "batch_id": None,
+        }
+    )
+    frame = recipients_of(calls).frame()
+    assert frame["status"].tolist() == ["unknown", "unknown"]
+    assert frame["reason"].tolist() == ["outcome_unknown", "outcome_unknown"]
+    assert frame["detail"].tolist() == [NO_OUTCOME, NO_OUTCOME]
+    assert not frame["retry"].any()  # never resent blindly
+
+
+def test_recipients_look_up_their_calls_by_number():
+    recipients = recipients_of(calls_frame({"numbers": "13800000001;13800000002"}))
+    phones = np.array(["13800000002", "13900000000", "13800000001"], dtype=object)
+    assert recipients.index(phones).tolist() == [1, -1, 0]
+    assert recipients.call_ids(phones).tolist() == [1, -1, 1]
+
+
+def test_the_writer_fills_recorded_outcomes_and_keeps_pre_flight_rejections():
+    contacts = pd.DataFrame({"phone": ["13800000001", "not a number", "13800000002"]})
+    plan = build(contacts, "hello")
+    writer = OutcomeWriter(plan.rows)
+    recipients = recipients_of(
+        calls_frame(
+            {
+                "numbers": "13800000001;13800000002",
+                "message": "hello (as sent)",
+                "fail_phone": "13800000002",
+            }
+        )
+    )
+    positions = np.array([0, 2])
+    writer.write(
+        positions,
+        recipients,
+        recipients.index(np.array(["13800000001", "13800000002"], dtype=object)),
+    )
+    out = writer.frame()
+    assert out["sms_status"].tolist() == ["sent", "rejected", "failed"]
+    assert pd.isna(out["sms_reason"].iloc[0])
+    assert out["sms_reason"].iloc[2] == "fail_phone"
+    assert out["sms_batch_id"].tolist()[0] == 7 and pd.isna(out["sms_batch_id"].iloc[1])
+    assert out["sms_message"].iloc[0] == "hello (as sent)"  # what was sent, as recorded
+    assert out["sms_sent_at"].iloc[0] == T0
+    assert str(out["sms_status"].dtype) == "category"
+    assert out["phone"].tolist() == contacts["phone"].tolist()  # input columns untouched
+
+
+def test_the_writer_sets_one_outcome_for_rows_never_called():
+    plan = build(pd.DataFrame({"phone": ["13800000001", "13800000002"]}), "hi")
+    writer = OutcomeWriter(plan.rows)
+    writer.set(np.array([1]), status="skipped", reason="interrupted", detail="stopped")
+    out = writer.frame()
+    assert out["sms_status"].tolist() == ["pending", "skipped"]
+    assert out["sms_reason"].iloc[1] == "interrupted"
+    assert out["sms_detail"].iloc[1] == "stopped"
+
+
+def test_input_columns_named_like_outputs_are_refused_not_overwritten():
+    refuse_output_columns(pd.DataFrame({"phone": [], "sms": []}))  # fine
+    with pytest.raises(ValueError, match=r"sms_status.*rename or drop"):
+        refuse_output_columns(pd.DataFrame({"phone": [], "sms_status": []}))
