@@ -8,6 +8,9 @@ frame itself is never modified.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -15,9 +18,15 @@ from smsframe import campaign as _campaign
 from smsframe import message as _message
 from smsframe import phones as _phones
 from smsframe import plan as _plan
-from smsframe import widgets as _widgets
 from smsframe.audits import Audit, from_frame
+from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import refuse_output_columns
+from smsframe.plan import Plan
+
+if TYPE_CHECKING:
+    from smsframe.client import SmsClient
+    from smsframe.journal import Journal
+    from smsframe.widgets import SchedulePanel
 
 __all__ = ["SmsAccessor"]
 
@@ -58,33 +67,195 @@ class SmsAccessor:
         ``sms_detail``: see :func:`smsframe.message.render_frame`."""
         return _message.render_frame(self._obj, message, keywords=keywords)
 
-    def plan(self, message: str, **options) -> _plan.Plan:
-        """What a campaign would send, before sending: see :func:`smsframe.plan.build`.
+    def plan(
+        self,
+        message: str,
+        *,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        ext: object = None,
+        at: object = None,
+        margin: timedelta = DEFAULT_MARGIN,
+    ) -> Plan:
+        """What a campaign would send, before sending: a :class:`~smsframe.plan.Plan`.
 
-        >>> df.sms.plan(message="您好{name}", chunk_size=100)
+        Nothing is sent and no client is needed. Look at it, then send exactly it
+        with ``plan.send(client, campaign=...)``.
+
+        Parameters
+        ----------
+        message : str
+            The text, or a template filled from the row's columns: ``"您好{name}"``.
+        phone : str, default "phone"
+            The column of phone numbers.
+        region : str, default "CN"
+            Where numbers without a country code are from (ISO 3166 code).
+        chunk_size : int, default 100
+            Numbers per provider call, 1 to 1000.
+        keywords : list of str, or the path of a text file with one word per line
+            Banned words: a row whose message contains one is rejected.
+        ext : str or int, optional
+            An extension number (1-6 digits) for every row, or the name of a column.
+        at : datetime or str, optional
+            Plan a schedule for this time (naive means China Standard Time), a text
+            such as ``"2030-01-01 09:00"``, or the name of a column of times.
+        margin : timedelta, default 2 minutes
+            A schedule time must be at least this far in the future.
+
+        Returns
+        -------
+        Plan
+            ``rows`` (the frame plus ``sms_*`` columns, status pending or rejected),
+            ``calls``, ``summary()``, ``cost``, ``rejected()``, ``check(client)``.
+
+        Examples
+        --------
+        >>> plan = df.sms.plan(message="您好{name}，双十一满200减30")
+        >>> plan.summary()
+        >>> out = plan.send(client, campaign="nov-promo")
         """
-        return _plan.build(self._obj, message, **options)
+        options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
+        return _plan.build(self._obj, message, options)
 
-    def send(self, client, message: str, **options) -> pd.DataFrame:
-        """Send and write per-row outcomes back: see :func:`smsframe.campaign.send`.
+    def send(
+        self,
+        client: SmsClient,
+        message: str,
+        *,
+        campaign: str,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        ext: object = None,
+        journal: Journal | str | Path | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+    ) -> pd.DataFrame:
+        """Send ``message`` to every row and write per-row outcomes back.
 
-        >>> out = df.sms.send(client, message="您好{name}", campaign="nov-promo")
+        Exactly once: every call is recorded in the journal before it is made, and a
+        re-run of the same ``campaign`` sends nothing twice (it sends only what is
+        left, and returns every row's recorded outcome).
+
+        Parameters
+        ----------
+        client : SmsClient
+            The provider's account.
+        message : str
+            The text, or a template filled from the row's columns: ``"您好{name}"``.
+        campaign : str
+            The campaign's name, bound to its content: a re-run with other content
+            raises :class:`~smsframe.CampaignMismatch` (see ``extend``).
+        phone, region, chunk_size, keywords, ext
+            As :meth:`plan`.
+        journal : Journal, str or Path, optional
+            Where every call is recorded: a Journal, a SQLAlchemy URL or a file path;
+            default the user's journal (``smsframe.journal.default_url()``).
+        workers : int, default 4
+            Calls in flight at once.
+        progress : bool, default True
+            Show a progress bar.
+        resend_unknown : bool, default False
+            Send again the rows whose earlier call may or may not have gone out.
+        extend : bool, default False
+            Accept other content than the campaign was sent with, for the rows it
+            never attempted.
+
+        Returns
+        -------
+        DataFrame
+            A new frame, same index, input columns untouched, plus ``sms_status``
+            (sent, failed, rejected, unknown, skipped), ``sms_reason``, ``sms_detail``,
+            ``sms_state``, ``sms_batch_id``, ``sms_sent_at``...
+
+        Raises
+        ------
+        AccountError, InsufficientBalance, CampaignBusy, CampaignMismatch
+            Before anything is sent.
+        CampaignInterrupted, ProviderUnavailable, JournalError
+            A campaign that stopped midway, once stopped cleanly: ``error.result``
+            holds every row; run it again with the same name to send the rest.
+
+        Examples
+        --------
+        >>> out = df.sms.send(client, message="您好{name}，双十一优惠", campaign="nov-promo")
+        >>> out["sms_status"].value_counts()
         """
-        return _campaign.send(self._obj, client, message=message, **options)
+        options = PlanOptions(phone, region, chunk_size, keywords, ext)
+        plan = _plan.build(self._obj, message, options)
+        run = RunOptions(journal, workers, progress, resend_unknown, extend)
+        return _campaign.execute(plan, client, campaign=campaign, options=run)
 
-    def schedule(self, client, message: str, **options) -> pd.DataFrame:
-        """Schedule (cannot be cancelled): see :func:`smsframe.campaign.schedule`.
+    def schedule(
+        self,
+        client: SmsClient,
+        message: str,
+        *,
+        at: object,
+        campaign: str,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        margin: timedelta = DEFAULT_MARGIN,
+        ext: object = None,
+        journal: Journal | str | Path | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+    ) -> pd.DataFrame:
+        """Schedule ``message`` for ``at``; **a scheduled batch cannot be cancelled**
+        (the provider has no operation for it).
 
-        >>> out = df.sms.schedule(client, message="明早见", at="send_at", campaign="jan")
+        Parameters
+        ----------
+        client, message, campaign
+            As :meth:`send`.
+        at : datetime, str or column name
+            One time for every row (a naive datetime means China Standard Time, the
+            provider's clock; an aware one is converted), a text such as
+            ``"2030-01-01 09:00"``, or the name of a column of times (rows are grouped
+            by time). Times in the past or closer than ``margin`` are rejected per row.
+        margin : timedelta, default 2 minutes
+            A schedule time must be at least this far in the future.
+        ext : None
+            Refused with a ValueError: the provider cannot schedule with an extension.
+        phone, region, chunk_size, keywords, journal, workers, progress,
+        resend_unknown, extend
+            As :meth:`send`.
+
+        Returns
+        -------
+        DataFrame
+            As :meth:`send`, status ``scheduled``, plus ``sms_scheduled_for``
+            (Asia/Shanghai).
+
+        Examples
+        --------
+        >>> from datetime import datetime
+        >>> out = df.sms.schedule(
+        ...     client, message="明早九点开抢", at=datetime(2030, 1, 1, 9), campaign="jan"
+        ... )
         """
-        return _campaign.schedule(self._obj, client, message=message, **options)
+        options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
+        plan = _plan.build(self._obj, message, options)
+        run = RunOptions(journal, workers, progress, resend_unknown, extend)
+        return _campaign.execute(plan, client, campaign=campaign, options=run)
 
-    def schedule_panel(self, client, message: str, **options):
+    def schedule_panel(self, client: SmsClient, message: str, **options) -> SchedulePanel:
         """A panel to schedule this frame: see :class:`smsframe.widgets.SchedulePanel`.
 
         >>> df.sms.schedule_panel(client, message="明早见", campaign="jan")
         """
-        return _widgets.SchedulePanel(client, self._obj, message=message, **options)
+        from smsframe.widgets import SchedulePanel  # ipywidgets only when a panel is made
+
+        return SchedulePanel(client, self._obj, message=message, **options)
 
     def audit(self, by: str | list[str] | None = None, **options) -> Audit:
         """What this result frame's campaign did and why: see :func:`smsframe.audits.from_frame`.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -22,6 +21,7 @@ from smsframe import binding
 from smsframe.client import SmsClient
 from smsframe.errors import CampaignInterrupted, InsufficientBalance, JournalError, SmsError
 from smsframe.journal import MAX_NAME, Content, Journal, Lease
+from smsframe.options import RunOptions
 from smsframe.outcomes import (
     REASON_TEXT,
     OutcomeWriter,
@@ -29,8 +29,7 @@ from smsframe.outcomes import (
     is_missing,
     recipients_of,
 )
-from smsframe.plan import Plan, build, chunk_calls
-from smsframe.preflight import DEFAULT_MARGIN
+from smsframe.plan import Plan, chunk_calls
 from smsframe.runner import Run, Stopped, run_calls
 
 log = logging.getLogger("smsframe.campaign")
@@ -38,15 +37,7 @@ AGAIN = "run it again with the same campaign name to send them (nothing is sent 
 
 
 def execute(
-    plan: Plan,
-    client: SmsClient,
-    *,
-    campaign: str,
-    journal: Journal | str | None = None,
-    workers: int = 4,
-    progress: bool = True,
-    resend_unknown: bool = False,
-    extend: bool = False,
+    plan: Plan, client: SmsClient, *, campaign: str, options: RunOptions | None = None
 ) -> pd.DataFrame:
     """Send ``plan`` as ``campaign``; returns its rows with the outcome columns.
 
@@ -70,15 +61,13 @@ def execute(
             f"campaign must be a name of 1 to {MAX_NAME} printable characters, e.g. "
             f"campaign='nov-promo'; got {campaign!r}"
         )
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    options = options or RunOptions()
+    journal = options.journal
     account_id = client.login()  # a refused account stops here, before the journal
     opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
         with opened.lease(campaign) as lease:
-            result, run, stopped = _run(
-                plan, client, account_id, lease, opened, workers, progress, resend_unknown, extend
-            )
+            result, run, stopped = _run(plan, client, account_id, lease, opened, options)
     finally:
         if opened is not journal:
             _close(opened)
@@ -121,10 +110,7 @@ def _run(
     account_id: int,
     lease: Lease,
     journal: Journal,
-    workers: int,
-    progress: bool,
-    resend_unknown: bool,
-    extend: bool,
+    options: RunOptions,
 ) -> tuple[pd.DataFrame, Run, Stopped]:
     """The campaign, once this process holds its ``lease``: its content checked, what
     is left to send, the balance check, the calls, and the outcomes read back from the
@@ -134,9 +120,9 @@ def _run(
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)
     content = Content(account_id, plan.kind, plan.template)
-    if not extend:
+    if not options.extend:
         binding.check(campaign, journal.content(campaign), content, plan, recorded)
-    to_send = _needs_call(rows, recorded, resend_unknown)
+    to_send = _needs_call(rows, recorded, options.resend_unknown)
     calls = chunk_calls(
         rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
     )
@@ -157,7 +143,7 @@ def _run(
             ["group_key", "message_hash", "message", "timestamp"]
         ]
         calls["timestamp"] = calls["group_key"].map(journal.group_timestamps(campaign, groups))
-        stopped = run_calls(run, calls, workers=workers, progress=progress)
+        stopped = run_calls(run, calls, workers=options.workers, progress=options.progress)
     if not stopped.abandoned and run.error is None:
         try:
             if len(calls):
@@ -267,114 +253,3 @@ def _result(
             missing, status="skipped", reason=reason, detail=stop_reason or REASON_TEXT[reason]
         )
     return writer.frame()
-
-
-def send(
-    frame: pd.DataFrame,
-    client: SmsClient,
-    *,
-    message: str,
-    campaign: str,
-    phone: str = "phone",
-    journal: Journal | str | None = None,
-    workers: int = 4,
-    chunk_size: int = 100,
-    progress: bool = True,
-    resend_unknown: bool = False,
-    region: str = "CN",
-    keywords: list[str] | None = None,
-    ext: object = None,
-    extend: bool = False,
-) -> pd.DataFrame:
-    """Send ``message`` (a constant or a ``{column}`` template) to every row of ``frame``.
-
-    Returns a new frame, same index, input columns untouched, plus the outcome
-    columns: ``sms_status`` (sent, failed, rejected, unknown, skipped...),
-    ``sms_reason``, ``sms_detail``, ``sms_state``, ``sms_batch_id``... Running it
-    again with the same ``campaign`` sends nothing twice; a row the campaign attempted
-    shows what the journal recorded for it. ``ext``: an extension number (1-6 digits)
-    for every row, or the name of a column of them. ``extend``: accept content other
-    than the campaign was sent with, for the rows it never attempted (else
-    :class:`CampaignMismatch`).
-
-    Examples
-    --------
-    >>> out = df.sms.send(client, message="您好{name}，双十一优惠", campaign="nov-promo")
-    >>> out["sms_status"].value_counts()
-    """
-    plan = build(
-        frame,
-        message,
-        phone=phone,
-        chunk_size=chunk_size,
-        region=region,
-        keywords=keywords,
-        ext=ext,
-    )
-    return execute(
-        plan,
-        client,
-        campaign=campaign,
-        journal=journal,
-        workers=workers,
-        progress=progress,
-        resend_unknown=resend_unknown,
-        extend=extend,
-    )
-
-
-def schedule(
-    frame: pd.DataFrame,
-    client: SmsClient,
-    *,
-    message: str,
-    at: object,
-    campaign: str,
-    phone: str = "phone",
-    journal: Journal | str | None = None,
-    workers: int = 4,
-    chunk_size: int = 100,
-    progress: bool = True,
-    resend_unknown: bool = False,
-    region: str = "CN",
-    keywords: list[str] | None = None,
-    margin: timedelta = DEFAULT_MARGIN,
-    ext: object = None,
-    extend: bool = False,
-) -> pd.DataFrame:
-    """Schedule ``message`` for ``at``: one datetime, or the name of a column of times
-    (rows are grouped by time).
-
-    A naive datetime means China Standard Time, the provider's clock; an aware one
-    is converted to it. Times in the past or closer than ``margin`` are rejected
-    per row. **A scheduled batch cannot be cancelled**: the provider has no
-    operation for it. ``ext`` is refused: the provider cannot schedule with one.
-    Outcome columns as :func:`send`, status ``scheduled``, plus ``sms_scheduled_for``
-    (Asia/Shanghai).
-
-    Examples
-    --------
-    >>> from datetime import datetime
-    >>> out = df.sms.schedule(client, message="明早见", at=datetime(2030, 1, 1, 9), campaign="jan")
-    """
-    plan = build(
-        frame,
-        message,
-        phone=phone,
-        chunk_size=chunk_size,
-        region=region,
-        keywords=keywords,
-        at=at,
-        margin=margin,
-        ext=ext,
-    )
-    return execute(
-        plan,
-        client,
-        campaign=campaign,
-        journal=journal,
-        workers=workers,
-        progress=progress,
-        resend_unknown=resend_unknown,
-        extend=extend,
-    )

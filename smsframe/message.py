@@ -35,6 +35,7 @@ import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +50,7 @@ __all__ = [
     "REASONS",
     "REASON_TEXT",
     "SMS_LENGTH",
+    "banned_keywords",
     "parts",
     "render",
     "render_frame",
@@ -288,10 +290,27 @@ def _banned(messages: np.ndarray, length: np.ndarray, keywords: list[str]):
     return rows, np.array([*detail, ""], dtype=object)[:-1]
 
 
-def _keywords(keywords: Iterable[str] | str | None) -> list[str]:
+def banned_keywords(keywords: Iterable[str] | str | Path | None) -> list[str]:
+    """The banned keywords, each once: a list of words, one word, or the path of a
+    UTF-8 text file with one word per line (blank lines and ``#`` comments skipped).
+
+    >>> banned_keywords(["最低价", "免费", "最低价"])
+    ['最低价', '免费']
+    """
     if keywords is None:
         return []
-    if isinstance(keywords, str):
+    if isinstance(keywords, Path) or (
+        isinstance(keywords, str) and keywords.endswith((".txt", ".csv", ".lst"))
+    ):
+        path = Path(keywords)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"keywords={str(keywords)!r} looks like a file of keywords but there is no "
+                "such file; pass its path, or a list of words such as keywords=['最低价']"
+            )
+        lines = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        keywords = [line for line in lines if line and not line.startswith("#")]
+    elif isinstance(keywords, str):
         keywords = [keywords]
     keywords = list(dict.fromkeys(keywords))
     for keyword in keywords:
@@ -304,7 +323,7 @@ def render(
     frame: pd.DataFrame,
     message: str,
     *,
-    keywords: Iterable[str] | str | None = None,
+    keywords: Iterable[str] | str | Path | None = None,
 ) -> pd.DataFrame:
     """Render ``message`` for every row of ``frame`` and check it.
 
@@ -345,7 +364,7 @@ def render(
     np.int64(3)
     """
     template = _parse(message, frame.columns)
-    keywords = _keywords(keywords)
+    keywords = banned_keywords(keywords)
     n = len(frame)
     reason = np.full(n, _OK, dtype=np.int8)
     detail = _filled(n, _MISSING_TEXT)
@@ -423,7 +442,7 @@ def render_frame(
     frame: pd.DataFrame,
     message: str,
     *,
-    keywords: Iterable[str] | str | None = None,
+    keywords: Iterable[str] | str | Path | None = None,
 ) -> pd.DataFrame:
     """A new frame: ``frame`` plus the columns of :func:`render`.
 

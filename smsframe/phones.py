@@ -1344,7 +1344,7 @@ def normalize(
     5          NaN             NaN         empty
     6  13800138000  +8613800138000     duplicate
     """
-    region = _check_region(region)
+    region = check_region(region)
     index = values.index if isinstance(values, pd.Series) else None
     arrow = _arrow_input(values)
     if arrow is not None:
@@ -1359,7 +1359,8 @@ def normalize(
     return _assemble(codes, texts, scan, index, dedupe)
 
 
-def _check_region(region: str) -> str:
+def check_region(region: str) -> str:
+    """``region`` in capitals, or a ValueError saying what a region is."""
     if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(
             f"region must be an ISO 3166 code phonenumbers knows (such as 'CN'), got {region!r}"

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,10 +21,12 @@ from smsframe import message as messages
 from smsframe import phones, preflight
 from smsframe.codes import STATUSES
 from smsframe.keys import digest
+from smsframe.options import MAX_CHUNK, PlanOptions, RunOptions
 from smsframe.outcomes import STATUS_DTYPE, is_missing, refuse_output_columns
-from smsframe.preflight import DEFAULT_MARGIN
 
-MAX_CHUNK = 1000  # the provider's limit of numbers per call
+if TYPE_CHECKING:
+    from smsframe.client import SmsClient
+    from smsframe.journal import Journal
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,17 @@ class Plan:
 
     rows: pd.DataFrame
     calls: pd.DataFrame
-    chunk_size: int
-    template: str = ""  # the message as given, a constant or a {column} template
-    phone: str = "phone"  # the input's column of numbers
+    template: str  # the message as given, a constant or a {column} template
+    options: PlanOptions = field(default_factory=PlanOptions)
+
+    @property
+    def chunk_size(self) -> int:
+        return self.options.chunk_size
+
+    @property
+    def phone(self) -> str:
+        """The input's column of numbers."""
+        return self.options.phone
 
     @property
     def kind(self) -> str:
@@ -84,6 +95,47 @@ class Plan:
         counts = rejected.value_counts()
         return counts[counts > 0].rename("rejected")
 
+    def send(
+        self,
+        client: SmsClient,
+        *,
+        campaign: str,
+        journal: Journal | str | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+    ) -> pd.DataFrame:
+        """Send (or schedule) exactly this plan as ``campaign``: the rows and calls
+        previewed, nothing planned again. Options as :class:`~smsframe.options.RunOptions`;
+        the result as ``df.sms.send``.
+
+        A scheduled plan whose times have come closer than its margin since it was made
+        is refused (plan it again): the provider would refuse those calls.
+
+        >>> plan = df.sms.plan(message="您好{name}")
+        >>> plan                                    # look before sending
+        >>> out = plan.send(client, campaign="nov-promo")
+        """
+        from smsframe.campaign import execute  # the campaign runs plans: it imports this
+
+        self._check_still_valid()
+        options = RunOptions(journal, workers, progress, resend_unknown, extend)
+        return execute(self, client, campaign=campaign, options=options)
+
+    def _check_still_valid(self) -> None:
+        if self.kind != "schedule":
+            return
+        pending = self.rows["sms_status"] == "pending"
+        times = self.rows.loc[pending, "sms_scheduled_for"]
+        limit = pd.Timestamp.now(tz="UTC") + self.options.margin
+        late = int((times < limit).sum())
+        if late:
+            raise ValueError(
+                f"{late} rows of this plan are now scheduled closer than its margin "
+                f"({self.options.margin}) or in the past: plan it again"
+            )
+
     def check(self, client) -> BalanceCheck:
         """Compare the plan's cost with ``client.balance()``."""
         return BalanceCheck(self.cost, client.balance().balance)
@@ -110,43 +162,27 @@ class Plan:
         return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
 
 
-def build(
-    frame: pd.DataFrame,
-    message: str,
-    *,
-    phone: str = "phone",
-    chunk_size: int = 100,
-    region: str = "CN",
-    keywords: list[str] | None = None,
-    ext: object = None,
-    at: object = None,
-    margin: timedelta = DEFAULT_MARGIN,
-) -> Plan:
+def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None) -> Plan:
     """Plan a campaign: normalise numbers, render messages, check ext and schedule
-    time per row, and split the sendable rows into calls.
-
-    ``ext`` and ``at`` are one value for every row or the name of a column.
+    time per row, and split the sendable rows into calls (see :class:`PlanOptions`).
 
     Examples
     --------
     >>> import pandas as pd, smsframe
     >>> df = pd.DataFrame({"name": ["王伟", "李娜"], "phone": ["138 0013 8000", "hello"]})
     >>> plan = df.sms.plan(message="您好{name}，双十一优惠")
-    >>> plan.summary()["recipients"]
+    >>> int(plan.summary()["recipients"])
     1
     """
+    options = options or PlanOptions()
     refuse_output_columns(frame)
-    if ext is not None and at is not None:
-        raise ValueError(
-            "the provider has no operation that schedules a send with an extension number: "
-            "send with ext=..., or schedule with at=..., not both"
-        )
-    if not 1 <= chunk_size <= MAX_CHUNK:
-        raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {chunk_size}")
     rows = messages.render_frame(
-        phones.normalize_frame(frame, phone, region), message, keywords=keywords
+        phones.normalize_frame(frame, options.phone, options.region),
+        message,
+        keywords=options.keywords,
     )
     reason = rows["sms_reason"]
+    ext, at = options.ext, options.at
     if ext is not None or at is not None:
         reason, categories = reason.astype(object), list(reason.cat.categories)
         if ext is not None:
@@ -155,7 +191,7 @@ def build(
             categories += list(preflight.EXT_REASONS)
         if at is not None:
             rows["sms_scheduled_for"], at_reason = preflight.schedule_column(
-                frame, at, margin=margin
+                frame, at, margin=options.margin
             )
             reason = reason.where(reason.notna(), at_reason)
             categories += list(preflight.SCHEDULE_REASONS)
@@ -167,7 +203,7 @@ def build(
         dtype=STATUS_DTYPE,
     )
     rows["sms_detail"] = _details(reason, rows["sms_detail"])
-    return Plan(rows, chunk_calls(rows, chunk_size), chunk_size, message, phone)
+    return Plan(rows, chunk_calls(rows, options.chunk_size), message, options)
 
 
 REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from smsframe.codes import CHINA
+from smsframe.options import DEFAULT_MARGIN
 
-DEFAULT_MARGIN = timedelta(minutes=2)
 EXT = re.compile(r"[0-9]{1,6}")
 
 # The reason tokens of ext_column and of schedule_column, with their text.

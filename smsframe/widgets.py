@@ -2,7 +2,7 @@
 
 Thin shells: the figures come from :class:`~smsframe.client.SmsClient`, the
 preview from :func:`smsframe.plan.build`, scheduling from
-:func:`smsframe.campaign.schedule` and the upcoming batches from
+:meth:`smsframe.plan.Plan.send` and the upcoming batches from
 :meth:`smsframe.journal.Journal.scheduled`. The panels only lay out what those
 return. An error is shown inside the panel in plain words (never a traceback)
 and the panel keeps working. No panel ever shows the account's password.
@@ -28,13 +28,12 @@ from html import escape
 import ipywidgets as widgets
 import pandas as pd
 
-from smsframe import campaign as _campaign
 from smsframe import plan as _plan
 from smsframe.client import Balance, SmsClient
 from smsframe.codes import CHINA, decode
 from smsframe.errors import SmsError
 from smsframe.journal import Journal
-from smsframe.preflight import DEFAULT_MARGIN
+from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 
 __all__ = ["BalancePanel", "SchedulePanel"]
 
@@ -306,7 +305,8 @@ class SchedulePanel(_Panel):
     journal : a :class:`~smsframe.journal.Journal` or its URL (default: the SQLite
         journal of this user: :func:`smsframe.journal.default_url`).
     at : the time shown at first (default: tomorrow 10:00 China Standard Time).
-    chunk_size, region, keywords, margin, workers : as :func:`smsframe.campaign.schedule`.
+    chunk_size, region, keywords, margin : as :class:`smsframe.options.PlanOptions`.
+    workers : as :class:`smsframe.options.RunOptions`.
 
     After scheduling, the per-row outcomes are in ``panel.result``.
 
@@ -345,13 +345,9 @@ class SchedulePanel(_Panel):
         self.balance: Balance | None = None
         self.error = ""  # the last error, in plain words
         self.running = False
-        self._options = {
-            "chunk_size": chunk_size,
-            "region": region,
-            "keywords": keywords,
-            "margin": margin,
-        }
-        self._workers = workers
+        # Validated now: a bad option is an error here, not in the panel later.
+        self._options = PlanOptions(phone, region, chunk_size, keywords, margin=margin)
+        self._workers = RunOptions(workers=workers).workers
 
         start = _china(at) if at is not None else _tomorrow_at_ten()
         self.message_input = widgets.Textarea(
@@ -472,9 +468,7 @@ class SchedulePanel(_Panel):
             self.schedule_button.disabled = True
             return
         try:
-            self.plan = _plan.build(
-                self.df, self.message_input.value, phone=self.phone, at=at, **self._options
-            )
+            self.plan = _plan.build(self.df, self.message_input.value, self._options.replace(at=at))
         except Exception as error:
             self.plan = None
             self.preview.value = _note(
@@ -569,17 +563,13 @@ class SchedulePanel(_Panel):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                result = _campaign.schedule(
-                    self.df,
+                plan = _plan.build(self.df, self.message_input.value, self._options.replace(at=at))
+                result = plan.send(
                     self.client,
-                    message=self.message_input.value,
-                    at=at,
                     campaign=self.campaign_input.value,
-                    phone=self.phone,
                     journal=self.journal,
                     progress=False,
                     workers=self._workers,
-                    **self._options,
                 )
         except Exception as error:
             self.error = _plain(error, self.client)

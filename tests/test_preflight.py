@@ -10,6 +10,7 @@ import pytest
 
 from smsframe import preflight
 from smsframe.codes import CHINA
+from smsframe.options import PlanOptions
 from smsframe.plan import build
 
 NOW = datetime(2030, 1, 1, 8, 0)  # China Standard Time
@@ -113,7 +114,7 @@ def test_a_text_that_is_neither_a_column_nor_a_time_is_a_clear_error():
 
 def test_the_plan_rejects_rows_with_preflights_tokens_and_texts():
     frame = pd.DataFrame({"phone": ["13800138000", "13800138001"], "e": ["1", "1234567"]})
-    plan = build(frame, "hi", ext="e")
+    plan = build(frame, "hi", PlanOptions(ext="e"))
     assert reasons(plan.rows["sms_reason"]) == [None, "bad_ext"]
     assert plan.rows["sms_detail"].iloc[1] == preflight.EXT_REASONS["bad_ext"]
     assert set(preflight.EXT_REASONS) <= set(plan.rows["sms_reason"].cat.categories)
