@@ -29,6 +29,7 @@ from smsframe.outcomes import (
     is_missing,
     recipients_of,
 )
+from smsframe.plan import REASON_TEXT as PLAN_TEXT
 from smsframe.plan import Plan, chunk_calls
 from smsframe.runner import Run, Stopped, run_calls
 
@@ -63,6 +64,7 @@ def execute(
         )
     options = options or RunOptions()
     journal = options.journal
+    _warn_if_all_rejected(plan)
     account_id = client.login()  # a refused account stops here, before the journal
     opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
@@ -94,6 +96,18 @@ def execute(
     if run.stop_token:  # stopped early: an account refusal, or the lease lost
         warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=4)
     return result
+
+
+def _warn_if_all_rejected(plan: Plan) -> None:
+    rejected = plan.rejected()
+    if len(plan.rows) and int(rejected.sum()) == len(plan.rows):
+        reason, count = rejected.index[0], int(rejected.iloc[0])
+        warnings.warn(
+            f"nothing to send: all {len(plan.rows)} rows are rejected by the pre-flight "
+            f"checks, {count} of them {reason} ({PLAN_TEXT.get(reason, reason)}); "
+            "sms_detail says why for each row",
+            stacklevel=4,
+        )
 
 
 def _close(journal: Journal) -> None:

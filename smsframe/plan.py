@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -203,7 +203,18 @@ def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None)
         dtype=STATUS_DTYPE,
     )
     rows["sms_detail"] = _details(reason, rows["sms_detail"])
+    if at is not None:  # the threshold, in words
+        soon = (reason == "schedule_too_soon").to_numpy()
+        rows.loc[soon, "sms_detail"] = (
+            f"the schedule time is less than {_duration(options.margin)} ahead "
+            f"(margin={options.margin!r}): schedule later, or pass a smaller margin"
+        )
     return Plan(rows, chunk_calls(rows, options.chunk_size), message, options)
+
+
+def _duration(span: timedelta) -> str:
+    minutes = span.total_seconds() / 60
+    return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
 
 
 REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}

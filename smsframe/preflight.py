@@ -8,6 +8,7 @@ aware one is converted to it.
 from __future__ import annotations
 
 import re
+import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -23,7 +24,7 @@ EXT_REASONS = {"bad_ext": "the extension must be 1 to 6 digits"}
 SCHEDULE_REASONS = {
     "bad_schedule_time": "the schedule time could not be read as a date and time",
     "schedule_in_past": "the schedule time is in the past",
-    "schedule_too_soon": "the schedule time is closer than the safety margin",
+    "schedule_too_soon": "the schedule time is closer than the margin (default 2 minutes)",
 }
 REASON_TEXT = {**EXT_REASONS, **SCHEDULE_REASONS}
 
@@ -86,6 +87,36 @@ def china_times(values: pd.Series) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=pd.DatetimeTZDtype("us", CHINA))
 
 
+class NaiveTimeWarning(UserWarning):
+    """A schedule time without a time zone, on a machine whose clock is not China's."""
+
+
+def _warn_if_naive(values: pd.Series, times: pd.Series) -> None:
+    """Say how a naive time was read when this machine's clock is not China's: on a UTC
+    laptop ``datetime.now() + timedelta(hours=1)`` is eight hours in the past in China."""
+    here = datetime.now().astimezone()
+    if here.utcoffset() == datetime.now(CHINA).utcoffset():
+        return
+    known = times.notna().to_numpy()
+    naive = [
+        value
+        for value in values[known].head(1000)
+        if not isinstance(value, pd.Timestamp | datetime) or value.tzinfo is None
+    ]
+    if not naive:
+        return
+    first = times[known].iloc[0]
+    local = first.tz_convert(here.tzinfo)
+    warnings.warn(
+        f"at={naive[0]!s} has no time zone, so it is read as China Standard Time (the "
+        f"provider's clock): {first:%Y-%m-%d %H:%M} in China is {local:%Y-%m-%d %H:%M} on this "
+        f"machine's clock ({here.tzname()}). To be explicit, pass an aware time, e.g. "
+        "datetime.now(ZoneInfo('Asia/Shanghai')) + timedelta(hours=1)",
+        NaiveTimeWarning,
+        stacklevel=5,  # the user's call of df.sms.plan / schedule
+    )
+
+
 def schedule_column(
     frame: pd.DataFrame,
     at: object,
@@ -110,6 +141,8 @@ def schedule_column(
         at = pd.Timestamp(at)
     values = _column_or_constant(frame, at, "at")
     times = china_times(values)
+    if now is None:
+        _warn_if_naive(values, times)
     current = pd.Timestamp(now if now is not None else datetime.now(CHINA))
     current = current.tz_localize(CHINA) if current.tzinfo is None else current.tz_convert(CHINA)
     reason = np.full(len(frame), None, dtype=object)
