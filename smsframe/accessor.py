@@ -114,7 +114,14 @@ class SmsAccessor:
         --------
         >>> plan = df.sms.plan(message="您好{name}，双十一满200减30")
         >>> plan.summary()
-        >>> out = plan.send(client, campaign="nov-promo")
+        rows          4
+        recipients    3
+        rejected      1
+        calls         3
+        parts         3
+        cost          3
+        Name: plan, dtype: int64
+        >>> out = plan.send(client, campaign="nov-sale", progress=False)
         """
         options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
         return _plan.build(self._obj, message, options)
@@ -183,8 +190,13 @@ class SmsAccessor:
 
         Examples
         --------
-        >>> out = df.sms.send(client, message="您好{name}，双十一优惠", campaign="nov-promo")
-        >>> out["sms_status"].value_counts()
+        >>> out = df.sms.send(client, message="您好{name}，双十一优惠", campaign="nov-offer")
+        >>> out[["sms_phone", "sms_status", "sms_reason"]]
+             sms_phone sms_status  sms_reason
+        0  13800138000       sent         NaN
+        1  13912345678       sent         NaN
+        2          NaN   rejected  not_mobile
+        3  13700137000       sent         NaN
         """
         options = PlanOptions(phone, region, chunk_size, keywords, ext)
         plan = _plan.build(self._obj, message, options)
@@ -252,6 +264,7 @@ class SmsAccessor:
         """A panel to schedule this frame: see :class:`smsframe.widgets.SchedulePanel`.
 
         >>> df.sms.schedule_panel(client, message="明早见", campaign="jan")
+        <SchedulePanel campaign 'jan', 4 rows, at ... China Standard Time>
         """
         from smsframe.widgets import SchedulePanel  # ipywidgets only when a panel is made
 
@@ -260,6 +273,11 @@ class SmsAccessor:
     def audit(self, by: str | list[str] | None = None, **options) -> Audit:
         """What this result frame's campaign did and why: see :func:`smsframe.audits.from_frame`.
 
-        >>> out.sms.audit(by="segment", journal=url, campaign="nov-promo")
+        >>> audit = out.sms.audit(by="segment")
+        >>> audit.status
+                  count  share
+        status
+        sent          3   0.75
+        rejected      1   0.25
         """
         return from_frame(self._obj, by=by, **options)

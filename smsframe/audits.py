@@ -23,11 +23,18 @@ Pure data in, data out: the journal is read through :mod:`smsframe.journal`.
 Examples
 --------
 >>> out = df.sms.send(client, message="您好{name}", campaign="nov-promo", journal=url)
->>> audit = out.sms.audit(by="segment", journal=url, campaign="nov-promo")
+>>> audit = out.sms.audit(by="segment")
 >>> audit                                   # status, reasons, cost, what to act on
->>> audit.to_frame("resend")                # rows safe to send again, and what to fix
+Audit of campaign 'nov-promo': 4 rows, from the result frame and the journal ...
+cost: 3 parts charged; balance 1000 -> 997 (-3): reconciles
+...
+>>> audit.to_frame("rejected")[["phone", "sms_reason"]]   # also "resend", "unknown"
+          phone  sms_reason
+2  021-62345678  not_mobile
 >>> audit.plot()                            # status, reasons and timeline charts
->>> smsframe.audit(url, "nov-promo")        # days later, from the journal alone
+<Figure size 1300x... with 4 Axes>
+>>> smsframe.audit(url, "nov-promo").cost.reconciles  # days later, from the journal alone
+True
 """
 
 from __future__ import annotations
@@ -229,7 +236,7 @@ class Audit:
         by: str | Sequence[str] | None = None,
         source: str = "result frame",
     ) -> None:
-        self.rows = rows
+        self._rows = rows  # with the private columns every table uses (_with_private)
         self.cost = cost
         self.campaign = campaign
         by = [by] if isinstance(by, str) else list(by) if by is not None else []
@@ -247,6 +254,12 @@ class Audit:
         self.source = source
 
     # -- tables ------------------------------------------------------------------
+
+    @cached_property
+    def rows(self) -> pd.DataFrame:
+        """One row per recipient with the ``sms_*`` outcome columns (and the input's)."""
+        return self._rows.drop(columns=[c for c in self._rows.columns if c.startswith("_")])
+
     @property
     def tables(self) -> list[str]:
         """Names for :meth:`to_frame` (``segments`` only with ``by=``)."""
@@ -255,7 +268,8 @@ class Audit:
     def to_frame(self, name: str) -> pd.DataFrame:
         """The table ``name``: one of :attr:`tables`.
 
-        >>> audit.to_frame("batches")
+        >>> audit.to_frame("batches")["recipients"].tolist()
+        [1, 1, 1]
         """
         if name == "cost":
             return self.cost.to_frame()
@@ -268,20 +282,20 @@ class Audit:
     @cached_property
     def status(self) -> pd.DataFrame:
         """Rows per status (those present, in status order): count, share."""
-        counts = self.rows["sms_status"].value_counts(sort=False)
+        counts = self._rows["sms_status"].value_counts(sort=False)
         counts = counts[counts > 0].rename("count")
         counts.index = pd.Index(counts.index.astype(str), name="status")
-        return _with_share(counts.to_frame(), len(self.rows))
+        return _with_share(counts.to_frame(), len(self._rows))
 
     @cached_property
     def reasons(self) -> pd.DataFrame:
         """Rows per status, reason and provider code: count, share, meaning (en, zh)."""
         keys = pd.DataFrame(
             {
-                "status": self.rows["sms_status"].astype(str),
-                "reason": self.rows["sms_reason"].astype(object),
-                "code": self.rows["sms_state"].astype("Int64"),
-                "operation": self.rows["sms_operation"],
+                "status": self._rows["sms_status"].astype(str),
+                "reason": self._rows["sms_reason"].astype(object),
+                "code": self._rows["sms_state"].astype("Int64"),
+                "operation": self._rows["sms_operation"],
             }
         )
         keys["reason"] = keys["reason"].where(keys["reason"].notna(), "")
@@ -300,7 +314,7 @@ class Audit:
         table["meaning_zh"] = [zh for _, zh in meanings]
         table = table.drop(columns=["order", "operation"]).reset_index(drop=True)
         table["code"] = table["code"].astype("Int64")
-        return _with_share(table, len(self.rows), before="meaning")
+        return _with_share(table, len(self._rows), before="meaning")
 
     @cached_property
     def batches(self) -> pd.DataFrame:
@@ -335,7 +349,7 @@ class Audit:
         (sent or scheduled), parts charged."""
         if not self.by:
             return pd.DataFrame()
-        rows = self.rows
+        rows = self._rows
         keys = [rows[c] for c in self.by]
         options = {"dropna": False, "observed": True, "sort": True}
         group = rows.groupby(keys, **options)
@@ -368,7 +382,7 @@ class Audit:
     @cached_property
     def unknown(self) -> pd.DataFrame:
         """Rows whose call may or may not have gone out, with ``action``: what to do."""
-        rows = self._act_on(self.rows["sms_status"] == "unknown")
+        rows = self._act_on(self._rows["sms_status"] == "unknown")
         action = UNKNOWN_ACTION[self.cost.unknown_charged or "check"]
         return rows.assign(action=pd.array([action] * len(rows), dtype="string"))
 
@@ -377,7 +391,7 @@ class Audit:
         """Rows certainly not sent, safe to send again: failed rows the provider did not
         accept, and rows skipped by a stopped campaign. ``rerun``: whether running the
         campaign again resends them by itself; ``action``: what to fix first."""
-        rows = self.rows
+        rows = self._rows
         status = rows["sms_status"]
         safe = status.eq("skipped") | (status.eq("failed") & rows["_resend_safe"])
         table = self._act_on(safe)
@@ -401,7 +415,7 @@ class Audit:
     @cached_property
     def rejected(self) -> pd.DataFrame:
         """Rows refused before sending, sorted by reason (``sms_detail`` says why)."""
-        table = self._act_on(self.rows["sms_status"] == "rejected")
+        table = self._act_on(self._rows["sms_status"] == "rejected")
         if table.empty:
             return table
         reason = table["sms_reason"].astype(str)
@@ -412,10 +426,10 @@ class Audit:
     def summary(self) -> pd.Series:
         """Headline figures: rows, a count per status, parts charged and unknown,
         balance before and after, reconciles."""
-        counts = self.rows["sms_status"].value_counts(sort=False).reindex(STATUSES, fill_value=0)
+        counts = self._rows["sms_status"].value_counts(sort=False).reindex(STATUSES, fill_value=0)
         cost = self.cost
         values = {
-            "rows": len(self.rows),
+            "rows": len(self._rows),
             **{name: int(n) for name, n in counts.items()},
             "charged": cost.charged,
             "unknown_parts": cost.unknown,
@@ -428,7 +442,7 @@ class Audit:
     # -- display ------------------------------------------------------------------
     def __repr__(self) -> str:
         title = f"Audit of campaign {self.campaign!r}" if self.campaign else "Audit"
-        lines = [f"{title}: {len(self.rows)} rows, from the {self.source}"]
+        lines = [f"{title}: {len(self._rows)} rows, from the {self.source}"]
         lines += ["", "by status:", _text(self.status)]
         lines += ["", "by reason and provider code:"]
         lines.append(_text(self.reasons.drop(columns=["meaning_zh"]), index=False))
@@ -472,7 +486,7 @@ class Audit:
         title = f"Audit of campaign {escape(repr(self.campaign))}" if self.campaign else "Audit"
         parts = [
             f"<div class='smsframe-audit'><h3>{title}</h3>",
-            f"<p>{len(self.rows)} rows, from the {escape(self.source)}</p>",
+            f"<p>{len(self._rows)} rows, from the {escape(self.source)}</p>",
             _html("by status", self.status),
             _html("by reason and provider code", self.reasons, index=False),
             _html(f"cost: {_VERDICT[self.cost.reconciles]}", self.cost.to_frame()),
@@ -509,7 +523,7 @@ class Audit:
         so Chinese campaign names and segments render; matplotlib's global settings
         are left as they were.
 
-        >>> audit.plot().savefig("audit.png")
+        >>> audit.plot().savefig("audit.png")  # a matplotlib Figure
         """
         import matplotlib
         from matplotlib.figure import Figure  # imported here: matplotlib loads slowly
@@ -527,10 +541,10 @@ class Audit:
                 grid = figure.add_gridspec(1, 3, width_ratios=widths)
             by_status, by_reason, timeline = (figure.add_subplot(grid[0, i]) for i in range(3))
             name = f" {self.campaign}" if self.campaign else ""
-            figure.suptitle(f"campaign{name}: {len(self.rows)} rows", parse_math=False)
+            figure.suptitle(f"campaign{name}: {len(self._rows)} rows", parse_math=False)
             _status_chart(by_status, self.status)
             _reasons_chart(by_reason, self.reasons)
-            _timeline_chart(timeline, self.rows[self.rows["sms_sent_at"].notna()])
+            _timeline_chart(timeline, self._rows[self._rows["sms_sent_at"].notna()])
             if self.by:
                 _segments_chart(figure.add_subplot(grid[1, :]), segments, self.by)
             for axes in figure.axes:  # ticks made now take the font (later ones copy them)
@@ -539,11 +553,11 @@ class Audit:
 
     # -- helpers -----------------------------------------------------------------------
     def _called(self) -> pd.DataFrame:
-        rows = self.rows
+        rows = self._rows
         return rows[rows["sms_status"].isin(CALLED) & rows["sms_timestamp"].notna()]
 
     def _act_on(self, mask: pd.Series) -> pd.DataFrame:
-        rows = self.rows[mask.to_numpy()]
+        rows = self._rows[mask.to_numpy()]
         own = [c for c in rows.columns if not c.startswith(("sms_", "_"))]
         shown = [c for c in ROW_COLUMNS if c in rows.columns and rows[c].notna().any()]
         return rows[own + shown]
@@ -563,8 +577,9 @@ def from_frame(
 
     Examples
     --------
-    >>> out = df.sms.send(client, message="您好{name}", campaign="nov", journal=url)
-    >>> out.sms.audit(by="segment", journal=url, campaign="nov")
+    >>> out = df.sms.send(client, message="您好{name}", campaign="nov", progress=False)
+    >>> out.sms.audit(by="segment").status["count"].to_dict()
+    {'sent': 3, 'rejected': 1}
     """
     if "sms_status" not in frame.columns:
         raise ValueError(
@@ -628,7 +643,8 @@ def from_journal(
         Examples
         --------
         >>> from smsframe.audits import from_journal
-        >>> from_journal("sqlite:///team-journal.sqlite", "nov-promo").to_frame("batches")
+        >>> from_journal(url, "nov-promo").to_frame("batches")["recipients"].sum()
+        np.int64(3)
     """
     with _opened(journal) as opened:
         info = _campaign_info(opened, campaign)
@@ -688,10 +704,11 @@ def audit(
     Examples
     --------
     >>> import smsframe
-    >>> audit = smsframe.audit("sqlite:///team-journal.sqlite", "nov-promo")
+    >>> audit = smsframe.audit(url, "nov-promo")   # e.g. "postgresql://team@db/journal"
     >>> audit.cost.reconciles
     True
-    >>> audit.to_frame("unknown")
+    >>> audit.to_frame("unknown").empty
+    True
     """
     return from_journal(journal, campaign, by=by)
 

@@ -3,11 +3,11 @@
 Examples
 --------
 >>> from smsframe import SmsClient
->>> client = SmsClient("http://127.0.0.1:8000/Service.asmx?wsdl", 101, "demo", "secret")
+>>> client = SmsClient(sim.wsdl_url, 101, "demo", "secret")  # the provider's WSDL URL
 >>> client.login()
 101
 >>> client.send("您好", ["13800138000"], timestamp=1764000000)
-SendResult(state=1, status='sent', batch_id=7, failed_phones=[], ...)
+SendResult(operation='SendMessage', state=1, status='sent', ..., failed_phones=[], keywords=[])
 """
 
 from __future__ import annotations
@@ -333,9 +333,9 @@ class SmsClient:
 
     Examples
     --------
-    >>> client = SmsClient.from_env()
+    >>> client = SmsClient.from_env()  # doctest: +SKIP
     >>> client.balance()
-    Balance(balance=995, sent=5, total=1000, state=101)
+    Balance(balance=..., sent=..., total=1000, state=101)
     """
 
     def __init__(
@@ -417,7 +417,7 @@ class SmsClient:
         """The account's balance, messages sent and total recharged.
 
         >>> client.balance()
-        Balance(balance=995, sent=5, total=1000, state=101)
+        Balance(balance=..., sent=..., total=1000, state=101)
         """
         answer = self._call("GetBalance", Psw=self._password)
         if answer is None:
@@ -444,6 +444,7 @@ class SmsClient:
 
         >>> from datetime import datetime
         >>> client.schedule("您好", ["13800138000"], at=datetime(2030, 1, 1, 9), timestamp=1)
+        SendResult(operation='SendTimer', state=1, status='scheduled', ...)
         """
         return self._send(
             "SendTimer", message, phones, DateTime=china_time(at), Timestamp=_timestamp(timestamp)
@@ -455,6 +456,7 @@ class SmsClient:
         """Send with an extension sub-number ``ext`` (digits only, at most 6).
 
         >>> client.send_ext("您好", ["13800138000"], ext="2024", timestamp=1)
+        SendResult(operation='SendMessageExt', state=1, status='sent', ...)
         """
         return self._send(
             "SendMessageExt", message, phones, Timestamp=_timestamp(timestamp), Ext=str(ext)

@@ -23,8 +23,11 @@ Examples
 --------
 >>> from smsframe.journal import Journal
 >>> j = Journal()                             # this user's journal
->>> j.campaigns()                             # one row per campaign, with totals
->>> j.campaign("nov-promo")                   # its per-recipient outcomes
+>>> j.campaigns()[["name", "sent"]]           # one row per campaign, with totals
+        name  sent
+0  nov-promo     3
+>>> j.campaign("nov-promo")["status"].tolist()  # its per-recipient outcomes
+['sent', 'sent', 'sent']
 """
 
 from __future__ import annotations

@@ -279,17 +279,19 @@ class OutcomeWriter:
         out = self.rows.copy()
         for column, values in self.content.items():
             out[column] = pd.Series(values, index=out.index).astype(self.rows[column].dtype)
-        out["sms_status"] = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
+        status = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
+        out["sms_status"] = status.set_categories(_possible(status, self.rows))
         reason = pd.CategoricalDtype(self.reasons)
         out["sms_reason"] = pd.Categorical.from_codes(self.reason, dtype=reason)
-        out["sms_detail"] = pd.array(self.detail, dtype="string")
+        out["sms_detail"] = text_column(self.detail, out.index)
         for column, values in (
             ("sms_timestamp", self.timestamp),
             ("sms_state", self.state),
             ("sms_batch_id", self.batch_id),
         ):
             out[column] = pd.array(values, dtype="Float64").astype("Int64")
-        out["sms_sent_at"] = pd.Series(self.sent_at, index=out.index).dt.tz_localize("UTC")
+        sent_at = pd.Series(self.sent_at, index=out.index).dt.tz_localize("UTC")
+        out["sms_sent_at"] = sent_at.dt.tz_convert(CHINA)  # every time in China's
         return out
 
 
@@ -300,6 +302,30 @@ _RECORDED = {
     "sms_ext": "ext",
     "sms_scheduled_for": "scheduled_for",
 }
+
+
+def text_column(values: Sequence[object] | np.ndarray, index: pd.Index) -> pd.Series:
+    """Text as pandas stores text by default (``str`` from pandas 3, else object), the
+    same dtype as every other text column of a result; missing stays missing."""
+    return pd.Series(np.asarray(values, dtype=object), index=index, dtype=TEXT)
+
+
+TEXT = pd.Series(["text"]).dtype  # pandas' default dtype of text
+
+
+# The statuses each kind of frame can hold, in the order shown.
+KIND_STATUSES = {
+    "plan": ["pending", "rejected"],
+    "send": ["sent", "failed", "rejected", "unknown", "skipped"],
+    "schedule": ["scheduled", "failed", "rejected", "unknown", "skipped"],
+}
+
+
+def _possible(status: pd.Categorical, rows: pd.DataFrame) -> list[str]:
+    """The statuses a result of this kind can hold (and any it does hold)."""
+    kind = "schedule" if "sms_scheduled_for" in rows.columns else "send"
+    held = [s for s in pd.unique(status.dropna()) if s not in KIND_STATUSES[kind]]
+    return [*KIND_STATUSES[kind], *held]
 
 
 def _codes(values: pd.Series, categories: Sequence[str]) -> np.ndarray:

@@ -19,14 +19,24 @@ import pandas as pd
 
 from smsframe import message as messages
 from smsframe import phones, preflight
-from smsframe.codes import STATUSES
 from smsframe.keys import digest
 from smsframe.options import MAX_CHUNK, PlanOptions, RunOptions
-from smsframe.outcomes import STATUS_DTYPE, is_missing, refuse_output_columns
+from smsframe.outcomes import KIND_STATUSES, is_missing, refuse_output_columns, text_column
 
 if TYPE_CHECKING:
     from smsframe.client import SmsClient
     from smsframe.journal import Journal
+
+
+# What each figure of Plan.summary() counts.
+SUMMARY_UNITS = {
+    "rows": "rows of the frame",
+    "recipients": "numbers to send to",
+    "rejected": "rows refused before sending",
+    "calls": "provider calls",
+    "parts": "SMS parts per message, summed over the calls",
+    "cost": "messages charged at most (parts x recipients)",
+}
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class Plan:
         return "schedule" if "sms_scheduled_for" in self.rows.columns else "send"
 
     def summary(self) -> pd.Series:
-        """Recipients, rejected rows, calls, parts and total cost."""
+        """Recipients, rejected rows, calls, parts and total cost (:data:`SUMMARY_UNITS`)."""
         status = self.rows["sms_status"]
         return pd.Series(
             {
@@ -115,7 +125,11 @@ class Plan:
 
         >>> plan = df.sms.plan(message="您好{name}")
         >>> plan                                    # look before sending
-        >>> out = plan.send(client, campaign="nov-promo")
+        Plan: 3 recipients in 3 calls, 3 messages charged at most; 1 of 4 rows rejected
+          rejected not_mobile: 1
+        >>> out = plan.send(client, campaign="welcome", progress=False)
+        >>> out["sms_status"].tolist()
+        ['sent', 'sent', 'rejected', 'sent']
         """
         from smsframe.campaign import execute  # the campaign runs plans: it imports this
 
@@ -151,7 +165,9 @@ class Plan:
 
     def _repr_html_(self) -> str:
         s = self.summary()
-        cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in s.items())
+        cells = "".join(
+            f"<tr><th>{k}</th><td>{v:,}</td><td>{SUMMARY_UNITS[k]}</td></tr>" for k, v in s.items()
+        )
         rejected = "".join(
             f"<tr><th>{escape(str(reason))}</th><td>{n}</td></tr>"
             for reason, n in self.rejected().items()
@@ -199,8 +215,7 @@ def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None)
         rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()
     rows["sms_status"] = pd.Categorical.from_codes(
-        np.where(rejected, STATUSES.index("rejected"), STATUSES.index("pending")),
-        dtype=STATUS_DTYPE,
+        rejected.astype(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
     )
     rows["sms_detail"] = _details(reason, rows["sms_detail"])
     if at is not None:  # the threshold, in words
@@ -227,7 +242,7 @@ def _details(reason: pd.Series, found: pd.Series) -> pd.Series:
     text = pd.Series(texts[reason.cat.codes.to_numpy() + 1], index=reason.index, dtype=object)
     keywords = (reason == "banned_keyword") & found.notna()
     text[keywords] = "the message contains a banned keyword: " + found[keywords].astype(str)
-    return text
+    return text_column(text.to_numpy(), text.index)
 
 
 def operation_for(ext: object, at: object) -> str:
@@ -265,7 +280,7 @@ def chunk_calls(
         "cost",
     ]
     if len(pending) == 0:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=CALL_COLUMNS)
     selected = rows.iloc[pending]
     if len(keys) == 1:
         key_values = selected[keys[0]].to_numpy(dtype=object)
@@ -313,7 +328,24 @@ def chunk_calls(
     frame = pd.DataFrame.from_records(records, columns=columns)
     for column in ("ext", "at"):  # None stays None (not NaN) for the client
         frame[column] = pd.Series([r[columns.index(column)] for r in records], dtype=object)
-    return frame
+    return frame[CALL_COLUMNS]
+
+
+# A call table's columns, what a reader looks for first; the keys (hashes) last.
+CALL_COLUMNS = [
+    "operation",
+    "message",
+    "recipients",
+    "parts",
+    "cost",
+    "ext",
+    "at",
+    "numbers",
+    "positions",
+    "timestamp",
+    "group_key",
+    "message_hash",
+]
 
 
 def content_keys(rows: pd.DataFrame) -> np.ndarray:

@@ -10,10 +10,14 @@ and the panel keeps working. No panel ever shows the account's password.
 Examples
 --------
 >>> from smsframe.widgets import BalancePanel, SchedulePanel
->>> BalancePanel(client, refresh_every=30, warn_below=500)      # last line of a cell
+>>> BalancePanel(client, warn_below=500)                       # last line of a cell
+<BalancePanel account 101: balance=...>
 >>> panel = df.sms.schedule_panel(client, message="明早十点开抢", campaign="flash-sale")
 >>> panel                                                       # pick a time, Schedule
->>> panel.result                                                # the per-row outcomes
+<SchedulePanel campaign 'flash-sale', 4 rows, at ... China Standard Time>
+>>> panel.ask(); panel.confirm()                                # what the buttons do
+>>> panel.result["sms_status"].tolist()                         # the per-row outcomes
+['scheduled', 'scheduled', 'rejected', 'scheduled']
 """
 
 from __future__ import annotations
@@ -116,8 +120,11 @@ class BalancePanel(_Panel):
     --------
     >>> from smsframe.widgets import BalancePanel
     >>> panel = BalancePanel(client, refresh_every=30, warn_below=500)
-    >>> panel                        # shows the figures; panel.close() stops refreshing
+    >>> panel                        # shows the figures, refreshed every 30 s
+    <BalancePanel account 101: balance=...>
+    >>> panel.close()                # stops refreshing
     >>> BalancePanel(client, plan=df.sms.plan(message="您好"))   # enough for this plan?
+    <BalancePanel account 101: balance=...>
     """
 
     def __init__(
@@ -314,8 +321,11 @@ class SchedulePanel(_Panel):
     --------
     >>> from smsframe.widgets import SchedulePanel
     >>> panel = SchedulePanel(client, df, message="明早十点开抢", campaign="flash-sale")
-    >>> panel
-    >>> panel.result["sms_status"].value_counts()      # once scheduled
+    >>> panel                                          # pick a time, press Schedule
+    <SchedulePanel campaign 'flash-sale', 4 rows, at ... China Standard Time>
+    >>> panel.ask(); panel.confirm()                   # what Schedule, then Confirm, do
+    >>> panel.result["sms_status"].tolist()            # once scheduled
+    ['scheduled', 'scheduled', 'rejected', 'scheduled']
     """
 
     def __init__(
