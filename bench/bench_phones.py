@@ -3,10 +3,11 @@
 Run: ``python bench/bench_phones.py [--rows 1000000] [--check]``
 
 Prints, side by side in one run, the rows/s of ``normalize`` and of the per-row
-reference (``phonenumbers.parse`` + ``is_valid_number`` + ``number_type`` on each
-value, timed on a sample and extrapolated), their ratio, and the peak memory of
-``normalize`` (tracemalloc) relative to the input column; then the same for the
-column as Arrow strings when pyarrow is installed. ``--check`` also compares every
+reference the tests hold it to (tests/phone_reference.py: ``phonenumbers.parse`` +
+``is_valid_number`` + ``number_type`` on each value, timed on a sample and
+extrapolated), their ratio, and the peak memory of ``normalize`` (tracemalloc)
+relative to the input column; then the same for the column as Arrow strings when
+pyarrow is installed. ``--check`` also compares every
 row with the reference (about 30 s: the reference runs on every distinct value).
 
 The corpus is what a contact list looks like: mostly mainland mobiles written in
@@ -28,9 +29,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType, ValidationResult
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# The per-row reference the tests hold normalize to: tests/phone_reference.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from phone_reference import reference, reference_text, reference_text_result
 
 from smsframe.phones import normalize
 
@@ -102,45 +106,6 @@ def realistic(n: int, seed: int = 0) -> pd.Series:
     return pd.Series(values[:n], dtype=object, name="phone")
 
 
-_MOBILE = (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
-
-
-def reference_one(text: str | None, region: str = "CN") -> tuple:
-    """The per-row way: phonenumbers on one value (same rules as tests/test_phones.py)."""
-    if text is None or not text.strip():
-        return None, None, "empty"
-    try:
-        number = phonenumbers.parse(text, region)
-    except NumberParseException as error:
-        return (
-            None,
-            None,
-            {
-                NumberParseException.NOT_A_NUMBER: "not_a_number",
-                NumberParseException.TOO_LONG: "too_long",
-                NumberParseException.INVALID_COUNTRY_CODE: "invalid",
-            }.get(error.error_type, "too_short"),
-        )
-    if not phonenumbers.is_valid_number(number):
-        why = phonenumbers.is_possible_number_with_reason(number)
-        return None, None, {ValidationResult.TOO_SHORT: "too_short",
-                            ValidationResult.TOO_LONG: "too_long"}.get(why, "invalid")  # fmt: skip
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    if number.country_code != 86:
-        return None, e164, "foreign"
-    if phonenumbers.number_type(number) not in _MOBILE:
-        return None, e164, "not_mobile"
-    return phonenumbers.national_significant_number(number), e164, None
-
-
-def text_of(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value)
-
-
 def _timed(function) -> float:
     gc.collect()
     start = time.perf_counter()
@@ -171,7 +136,7 @@ def main() -> None:
     sample = column.sample(min(args.sample, len(column)), random_state=1).tolist()
     start = time.perf_counter()
     for value in sample:
-        reference_one(text_of(value))
+        reference_text_result(reference_text(value))
     ref_rate = len(sample) / (time.perf_counter() - start)
 
     del out
@@ -198,7 +163,7 @@ def main() -> None:
     except ImportError:
         pass
     else:
-        texts = pd.Series([text_of(v) for v in column], dtype="string[pyarrow]")
+        texts = pd.Series([reference_text(v) for v in column], dtype="string[pyarrow]")
         arrow_bytes = texts.memory_usage(deep=True, index=False)
         normalize(texts.head(1000))
         arrow_best = min(_timed(lambda: normalize(texts)) for _ in range(args.repeat))
@@ -214,15 +179,7 @@ def main() -> None:
         )
 
     if args.check:
-        texts = [text_of(v) for v in column]
-        cache: dict = {}
-        want = [cache[t] if t in cache else cache.setdefault(t, reference_one(t)) for t in texts]
-        seen: set = set()
-        for i, (phone, e164, reason) in enumerate(want):
-            if reason is None:
-                if phone in seen:
-                    want[i] = (phone, e164, "duplicate")
-                seen.add(phone)
+        want = reference(list(column))
         got = zip(
             out["sms_phone"].to_numpy(dtype=object, na_value=None),
             out["sms_e164"].to_numpy(dtype=object, na_value=None),

@@ -1,8 +1,18 @@
-"""Shared fixtures: a running simulator, zeep clients on it, raw SOAP helpers, a
-campaign journal.
+"""Shared fixtures: a running simulator, clients on it (raw zeep, and smsframe's), raw
+SOAP helpers, a campaign journal.
 
 Every test talks to the simulator over real HTTP on 127.0.0.1. The helpers are
-fixtures that return functions, so test modules never import from this file.
+fixtures that return functions, so test modules never import from this file (the
+shared contact lists are in tests/frames.py).
+
+A test module whose simulator or client differs from the ordinary one says how with a
+marker, never by redefining ``sim`` or ``sms_client``::
+
+    pytestmark = [
+        pytest.mark.sim((101, "demo", "my-pw"), (102, "other", "my-pw"), balance=100_000,
+                        latency_ms=5),
+        pytest.mark.sms_client(timeout=5, operation_timeout=5),
+    ]
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import zeep
 from lxml import etree
 from zeep.transports import Transport
 
+from smsframe import SmsClient
 from smsframe.journal import Journal
 from smsframe.simulator import Simulator
 
@@ -27,6 +38,20 @@ ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "secret"
 START_BALANCE = 1000
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sim(*accounts, balance=1000, **options): the accounts (Id, Name, Psw) the sim "
+        "fixture opens, each with balance, and the Simulator's options (latency_ms=...). "
+        "Default: 101/demo/secret. The first account is auth, the one sms_client uses.",
+    )
+    config.addinivalue_line(
+        "markers",
+        "sms_client(**options): the SmsClient options of the sms_client fixture "
+        "(timeout=..., operation_timeout=...).",
+    )
+
+
 @pytest.fixture(autouse=True)
 def own_user_data(tmp_path_factory, monkeypatch) -> None:
     """Every test (and the processes it starts) has a user data directory of its own:
@@ -35,21 +60,54 @@ def own_user_data(tmp_path_factory, monkeypatch) -> None:
     monkeypatch.delenv("SMSFRAME_JOURNAL", raising=False)
 
 
-@pytest.fixture
-def auth() -> tuple[int, str, str]:
-    """The ordinary account every ``sim`` opens: (Id, Name, Psw)."""
-    return ACCOUNT_ID, NAME, PASSWORD
+def _marked(request: pytest.FixtureRequest, name: str) -> tuple[tuple, dict]:
+    """The arguments of the closest ``name`` marker of the test: (args, kwargs)."""
+    marker = request.node.get_closest_marker(name)
+    return (marker.args, dict(marker.kwargs)) if marker else ((), {})
+
+
+def _accounts(request: pytest.FixtureRequest) -> tuple[tuple[int, str, str], ...]:
+    accounts, _ = _marked(request, "sim")
+    return accounts or ((ACCOUNT_ID, NAME, PASSWORD),)
 
 
 @pytest.fixture
-def sim() -> Iterator[Simulator]:
-    """An in-memory simulator on a free port with account 101/demo/secret, Balance 1000."""
-    with Simulator() as simulator:
-        simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=START_BALANCE)
+def auth(request) -> tuple[int, str, str]:
+    """The account ``sim`` opens first (101/demo/secret unless marked): (Id, Name, Psw)."""
+    return _accounts(request)[0]
+
+
+@pytest.fixture
+def sim(request) -> Iterator[Simulator]:
+    """An in-memory simulator on a free port with account 101/demo/secret, Balance 1000;
+    or the accounts, balance and options of the test's ``sim`` marker."""
+    _, options = _marked(request, "sim")
+    balance = options.pop("balance", START_BALANCE)
+    with Simulator(**options) as simulator:
+        for account in _accounts(request):
+            simulator.add_account(*account, balance=balance)
         yield simulator
 
 
-def _client(
+@pytest.fixture
+def make_sms_client(sim: Simulator, auth: tuple[int, str, str]) -> Callable[..., SmsClient]:
+    """``make_sms_client(**options)``: an ``SmsClient`` for ``auth`` on ``sim``, with
+    the given options (``operation_timeout=0.5``)."""
+
+    def make(**options: object) -> SmsClient:
+        return SmsClient(sim.wsdl_url, *auth, **options)
+
+    return make
+
+
+@pytest.fixture
+def sms_client(request, make_sms_client: Callable[..., SmsClient]) -> SmsClient:
+    """An ``SmsClient`` for ``auth`` on ``sim``; options from the ``sms_client`` marker."""
+    _, options = _marked(request, "sms_client")
+    return make_sms_client(**options)
+
+
+def _zeep_client(
     simulator: Simulator, timeout: float = 10, operation_timeout: float = 10
 ) -> zeep.Client:
     transport = Transport(timeout=timeout, operation_timeout=operation_timeout)
@@ -57,20 +115,21 @@ def _client(
 
 
 @pytest.fixture
-def make_client() -> Callable[..., zeep.Client]:
-    """``make_client(sim, timeout=10, operation_timeout=10)``: a fresh zeep client."""
-    return _client
+def make_zeep_client() -> Callable[..., zeep.Client]:
+    """``make_zeep_client(sim, timeout=10, operation_timeout=10)``: a fresh zeep client."""
+    return _zeep_client
 
 
 @pytest.fixture
-def client(sim: Simulator) -> zeep.Client:
-    return _client(sim)
+def zeep_client(sim: Simulator) -> zeep.Client:
+    """A raw zeep client on ``sim``."""
+    return _zeep_client(sim)
 
 
 @pytest.fixture
-def service(client: zeep.Client):
+def service(zeep_client: zeep.Client):
     """The zeep service proxy of ``sim``: ``service.UserLogin(101, "demo", "secret")``."""
-    return client.service
+    return zeep_client.service
 
 
 def _envelope(operation: str, **params: object) -> str:

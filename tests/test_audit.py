@@ -11,39 +11,35 @@ import warnings
 import matplotlib
 import pandas as pd
 import pytest
+from frames import contacts
 from matplotlib.figure import Figure
 
 import smsframe
-from smsframe import SmsClient
 from smsframe.audits import TABLES, Audit, Cost, campaigns, from_frame
 from smsframe.cli import main
 from smsframe.codes import decode
 from smsframe.journal import Journal
-from smsframe.simulator import Simulator
 
 matplotlib.use("Agg")  # no display: pandas plotting may load pyplot
 
 ACCOUNT = (101, "demo", "audit-test-pw")
 BALANCE = 1000
 CALLED = ["sent", "scheduled", "failed", "unknown"]
+# frames.contacts: contact_id i, 客户i, 139 0000 000i, an offer, segments in turn.
+CONTACTS = {
+    "prefix": "139",
+    "name": "客户{i}",
+    "offer": "双十一满200减30",
+    "segment": ["vip", "regular", "dormant"],
+    "index": "contact_id",
+}
 
-
-def contacts(n: int, start: int = 0) -> pd.DataFrame:
-    phones = [f"139{i:08d}" for i in range(start, start + n)]
-    return pd.DataFrame(
-        {
-            "name": [f"客户{i}" for i in range(start, start + n)],
-            "phone": phones,
-            "offer": ["双十一满200减30"] * n,
-            "segment": (["vip", "regular", "dormant"] * n)[:n],
-        },
-        index=pd.Index(range(start, start + n), name="contact_id"),
-    )
+pytestmark = pytest.mark.sim(ACCOUNT, balance=BALANCE)
 
 
 def every_status_frame() -> pd.DataFrame:
     """60 sendable rows (the first 5 with a banned word in their offer) and 3 rejected."""
-    df = contacts(60)
+    df = contacts(60, **CONTACTS)
     df.loc[df.index[:5], "offer"] = "赌博大奖"
     rejected = pd.DataFrame(
         {
@@ -63,24 +59,12 @@ def send(df, client, journal, campaign, **options):
 
 
 @pytest.fixture
-def sim():
-    with Simulator() as simulator:
-        simulator.add_account(*ACCOUNT, balance=BALANCE)
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return SmsClient(sim.wsdl_url, *ACCOUNT)
-
-
-@pytest.fixture
 def url(tmp_path):
     return f"sqlite:///{tmp_path / 'journal.sqlite'}"
 
 
 @pytest.fixture
-def every(sim, client, url):
+def every(sim, sms_client, url):
     """A campaign with every status, one call at a time (chunks of 10), in this order:
 
     1. rows 0-4, banned keyword: failed -13
@@ -95,7 +79,7 @@ def every(sim, client, url):
     for fault in ("delay", "delay", "drop-after", "delay", "state-8"):
         sim.inject("SendMessage", fault, times=1, delay_ms=1)
     with pytest.warns(UserWarning, match="stopped"):
-        out = send(every_status_frame(), client, url, "all", workers=1)
+        out = send(every_status_frame(), sms_client, url, "all", workers=1)
     return out
 
 
@@ -162,11 +146,13 @@ def test_cost_reconciles_with_the_balance_and_says_the_unknown_call_was_charged(
     assert "journal" in alone.note
 
 
-def test_reconciliation_fails_when_someone_else_charges_the_account_between_runs(sim, client, url):
-    first = send(contacts(10), client, url, "c")
+def test_reconciliation_fails_when_someone_else_charges_the_account_between_runs(
+    sim, sms_client, url
+):
+    first = send(contacts(10, **CONTACTS), sms_client, url, "c")
     assert first.sms.audit(journal=url, campaign="c").cost.reconciles is True
-    client.send("外部通知", ["13800000000"], timestamp=123)  # not this campaign: 1 part
-    send(contacts(15), client, url, "c")  # the same campaign, 5 new rows
+    sms_client.send("外部通知", ["13800000000"], timestamp=123)  # not this campaign: 1 part
+    send(contacts(15, **CONTACTS), sms_client, url, "c")  # the same campaign, 5 new rows
     cost = smsframe.audit(url, "c").cost
     assert (cost.charged, cost.delta, cost.difference) == (15, 16, 1)
     assert cost.reconciles is False
@@ -174,31 +160,31 @@ def test_reconciliation_fails_when_someone_else_charges_the_account_between_runs
     assert "DOES NOT RECONCILE" in repr(smsframe.audit(url, "c"))
 
 
-def test_reconciliation_fails_when_the_account_is_recharged_between_runs(sim, client, url):
-    send(contacts(10), client, url, "c")
+def test_reconciliation_fails_when_the_account_is_recharged_between_runs(sim, sms_client, url):
+    send(contacts(10, **CONTACTS), sms_client, url, "c")
     sim.recharge(101, 100)
-    send(contacts(15), client, url, "c")
+    send(contacts(15, **CONTACTS), sms_client, url, "c")
     cost = smsframe.audit(url, "c").cost
     assert (cost.charged, cost.delta) == (15, -85)
     assert cost.reconciles is False
     assert "recharged" in cost.note
 
 
-def test_reconciliation_fails_when_an_unknown_call_cannot_explain_the_delta(sim, client, url):
+def test_reconciliation_fails_when_an_unknown_call_cannot_explain_the_delta(sim, sms_client, url):
     sim.inject("SendMessage", "drop-after", times=1)
-    send(contacts(10), client, url, "c")  # unknown, charged 10
-    client.send("外部通知", ["13800000000"], timestamp=123)
-    send(contacts(15), client, url, "c")
+    send(contacts(10, **CONTACTS), sms_client, url, "c")  # unknown, charged 10
+    sms_client.send("外部通知", ["13800000000"], timestamp=123)
+    send(contacts(15, **CONTACTS), sms_client, url, "c")
     cost = smsframe.audit(url, "c").cost
     assert (cost.charged, cost.unknown, cost.delta) == (5, 10, 16)
     assert cost.reconciles is False
 
 
-def test_no_closing_balance_cannot_reconcile(sim, client, url):
+def test_no_closing_balance_cannot_reconcile(sim, sms_client, url):
     # GetBalance #1 is the pre-flight check; #2, the closing balance, fails.
     sim.inject("GetBalance", "delay", times=1, delay_ms=1)
     sim.inject("GetBalance", "http500", times=1)
-    send(contacts(5), client, url, "c")
+    send(contacts(5, **CONTACTS), sms_client, url, "c")
     cost = smsframe.audit(url, "c").cost
     assert (cost.balance_before, cost.balance_after) == (BALANCE, None)
     assert cost.reconciles is None
@@ -304,10 +290,10 @@ def test_resend_rows_are_failed_safe_ones_and_skipped_ones(every):
     assert not table.loc[failed.difference(minus_8), "rerun"].any()
 
 
-def test_rerun_flags_tell_the_truth(every, sim, client, url):
+def test_rerun_flags_tell_the_truth(every, sim, sms_client, url):
     resend = every.sms.audit().to_frame("resend")
     sim.clear_faults()
-    again = send(every_status_frame(), client, url, "all", workers=1)
+    again = send(every_status_frame(), sms_client, url, "all", workers=1)
     rerun = resend.index[resend["rerun"]]
     assert (again.loc[rerun, "sms_status"] == "sent").all()
     others = resend.index[~resend["rerun"]]
@@ -400,10 +386,15 @@ def test_plot_of_a_campaign_that_sent_nothing():
     assert audit.cost.charged == 0
 
 
-def test_a_scheduled_campaign(sim, client, url):
+def test_a_scheduled_campaign(sim, sms_client, url):
     at = pd.Timestamp.now(tz="Asia/Shanghai") + pd.Timedelta(hours=2)
-    out = contacts(12).sms.schedule(
-        client, message="明早见", at=at.to_pydatetime(), campaign="s", journal=url, progress=False
+    out = contacts(12, **CONTACTS).sms.schedule(
+        sms_client,
+        message="明早见",
+        at=at.to_pydatetime(),
+        campaign="s",
+        journal=url,
+        progress=False,
     )
     audit = out.sms.audit(journal=url, campaign="s")
     assert audit.status["count"].to_dict() == {"scheduled": 12}
@@ -422,7 +413,7 @@ def test_audit_never_modifies_the_frame(every):
 
 def test_misuse_is_refused(every, url):
     with pytest.raises(ValueError, match="not a result frame"):
-        contacts(3).sms.audit()
+        contacts(3, **CONTACTS).sms.audit()
     with pytest.raises(ValueError, match="both"):
         every.sms.audit(journal=url)
     assert callable(smsframe.audit) and "audit" in smsframe.__all__  # the function, not the module
@@ -442,8 +433,8 @@ def test_cli_audit_writes_html_csv_and_plot(every, url, tmp_path, capsys):
     assert batches["recipients"].sum() == 45
 
 
-def test_cli_campaigns_lists_totals(every, sim, client, url, capsys):
-    send(contacts(4, start=500), client, url, "second")
+def test_cli_campaigns_lists_totals(every, sim, sms_client, url, capsys):
+    send(contacts(4, start=500, **CONTACTS), sms_client, url, "second")
     assert main(["campaigns", "--journal", url]) == 0
     out = capsys.readouterr().out
     assert "all" in out and "second" in out and "reconciles" in out

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe
 from smsframe import CampaignMismatch, SmsClient
@@ -23,28 +24,9 @@ from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "binding-pw")
 OLD, NEW = "{name}您好，满200减30，回T退订", "{name}您好，满300减50，回T退订"
+CONTACTS = {"prefix": "139", "name": "客户{i}"}  # frames.contacts: 客户0, 13900000000, ...
 
-
-@pytest.fixture
-def sim():
-    with Simulator() as simulator:
-        simulator.add_account(*ACCOUNT, balance=100_000)
-        simulator.add_account(102, "other", "binding-pw", balance=100_000)
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return SmsClient(sim.wsdl_url, *ACCOUNT)
-
-
-def people(n: int, start: int = 0) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "name": [f"客户{i}" for i in range(start, start + n)],
-            "phone": [f"139{i:08d}" for i in range(start, start + n)],
-        }
-    )
+pytestmark = pytest.mark.sim(ACCOUNT, (102, "other", "binding-pw"), balance=100_000)
 
 
 def send(frame, client, message, url, **options):
@@ -70,11 +52,11 @@ def url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'journal.sqlite'}"
 
 
-def test_a_corrected_message_under_the_same_name_is_refused_before_any_call(sim, client, url):
-    send(people(5), client, OLD, url)
+def test_a_corrected_message_under_the_same_name_is_refused_before_any_call(sim, sms_client, url):
+    send(contacts(5, **CONTACTS), sms_client, OLD, url)
     calls = sim.requests["SendMessage"]
     with pytest.raises(CampaignMismatch) as refused:
-        send(people(5), client, NEW, url)
+        send(contacts(5, **CONTACTS), sms_client, NEW, url)
     message = str(refused.value)
     assert OLD in message and NEW in message
     assert "new campaign name" in message and "extend=True" in message
@@ -82,46 +64,48 @@ def test_a_corrected_message_under_the_same_name_is_refused_before_any_call(sim,
     assert sim.requests["SendMessage"] == calls
 
 
-def test_extend_sends_the_new_content_only_to_rows_never_attempted(sim, client, url):
-    send(people(5), client, OLD, url)
-    out = send(people(8), client, NEW, url, extend=True)  # three new contacts
+def test_extend_sends_the_new_content_only_to_rows_never_attempted(sim, sms_client, url):
+    send(contacts(5, **CONTACTS), sms_client, OLD, url)
+    out = send(contacts(8, **CONTACTS), sms_client, NEW, url, extend=True)  # three new contacts
     assert (out["sms_status"] == "sent").all()
     assert out["sms_message"].iloc[:5].str.contains("满200减30").all()  # what they got
     assert out["sms_message"].iloc[5:].str.contains("满300减50").all()
     assert_matches_deliveries(out, sim)
 
 
-def test_new_rows_with_the_same_content_extend_the_campaign(sim, client, url):
-    send(people(5), client, OLD, url)
-    out = send(people(8), client, OLD, url)
+def test_new_rows_with_the_same_content_extend_the_campaign(sim, sms_client, url):
+    send(contacts(5, **CONTACTS), sms_client, OLD, url)
+    out = send(contacts(8, **CONTACTS), sms_client, OLD, url)
     assert (out["sms_status"] == "sent").all()
     assert len(sim.deliveries()) == 8
     assert_matches_deliveries(out, sim)
 
 
-def test_a_row_whose_rendered_text_changed_is_refused_and_named(sim, client, url):
-    send(people(5), client, OLD, url)
-    renamed = people(5)
+def test_a_row_whose_rendered_text_changed_is_refused_and_named(sim, sms_client, url):
+    send(contacts(5, **CONTACTS), sms_client, OLD, url)
+    renamed = contacts(5, **CONTACTS)
     renamed.loc[2, "name"] = "王伟"
     with pytest.raises(CampaignMismatch, match=r"1 row\(s\) it attempted .*13900000002"):
-        send(renamed, client, OLD, url)
+        send(renamed, sms_client, OLD, url)
 
 
-def test_another_account_under_the_same_name_is_refused(sim, client, url):
-    send(people(3), client, OLD, url)
+def test_another_account_under_the_same_name_is_refused(sim, sms_client, url):
+    send(contacts(3, **CONTACTS), sms_client, OLD, url)
     other = SmsClient(sim.wsdl_url, 102, "other", "binding-pw")
     with pytest.raises(CampaignMismatch, match="account 101 then, 102 now"):
-        send(people(3), other, OLD, url)
+        send(contacts(3, **CONTACTS), other, OLD, url)
 
 
-def test_a_rescheduled_campaign_with_a_new_text_shows_what_the_provider_holds(sim, client, url):
+def test_a_rescheduled_campaign_with_a_new_text_shows_what_the_provider_holds(sim, sms_client, url):
     first_at, later_at = datetime(2031, 1, 1, 9), datetime(2032, 2, 2, 10)
-    frame = people(4)
+    frame = contacts(4, **CONTACTS)
     options = dict(campaign="jan", journal=url, progress=False)
-    first = frame.sms.schedule(client, message="九点开抢", at=first_at, **options)
+    first = frame.sms.schedule(sms_client, message="九点开抢", at=first_at, **options)
     with pytest.raises(CampaignMismatch, match=r"九点开抢.*改成十点开抢"):
-        frame.sms.schedule(client, message="改成十点开抢", at=later_at, **options)
-    out = frame.sms.schedule(client, message="改成十点开抢", at=later_at, extend=True, **options)
+        frame.sms.schedule(sms_client, message="改成十点开抢", at=later_at, **options)
+    out = frame.sms.schedule(
+        sms_client, message="改成十点开抢", at=later_at, extend=True, **options
+    )
     assert (out["sms_status"] == "scheduled").all()
     assert (out["sms_message"] == "九点开抢").all()
     assert (out["sms_scheduled_for"] == pd.Timestamp(first_at, tz=CHINA)).all()
@@ -129,35 +113,39 @@ def test_a_rescheduled_campaign_with_a_new_text_shows_what_the_provider_holds(si
     assert_matches_deliveries(out, sim)
 
 
-def test_a_preflight_rule_added_on_a_rerun_does_not_relabel_rows_that_went_out(sim, client, url):
-    first = send(people(6), client, OLD, url)
+def test_a_preflight_rule_added_on_a_rerun_does_not_relabel_rows_that_went_out(
+    sim, sms_client, url
+):
+    first = send(contacts(6, **CONTACTS), sms_client, OLD, url)
     assert (first["sms_status"] == "sent").all()
-    again = send(people(6), client, OLD, url, keywords=["满200"])  # would reject them now
+    again = send(
+        contacts(6, **CONTACTS), sms_client, OLD, url, keywords=["满200"]
+    )  # would reject them now
     assert (again["sms_status"] == "sent").all()
     assert again["sms_reason"].isna().all()
     pd.testing.assert_series_equal(again["sms_batch_id"], first["sms_batch_id"])
     assert_matches_deliveries(again, sim)
 
 
-def test_a_scheduled_campaign_rerun_later_keeps_its_scheduled_rows(sim, client, url):
+def test_a_scheduled_campaign_rerun_later_keeps_its_scheduled_rows(sim, sms_client, url):
     at = datetime.now(CHINA).replace(tzinfo=None, microsecond=0) + timedelta(hours=2)
     options = dict(message="两小时后开抢", at=at, campaign="soon", journal=url, progress=False)
-    first = people(3).sms.schedule(client, **options)
+    first = contacts(3, **CONTACTS).sms.schedule(sms_client, **options)
     assert (first["sms_status"] == "scheduled").all()
     # Later, closer to the time than the margin: new rows would be schedule_too_soon.
-    again = people(3).sms.schedule(client, margin=timedelta(hours=3), **options)
+    again = contacts(3, **CONTACTS).sms.schedule(sms_client, margin=timedelta(hours=3), **options)
     assert (again["sms_status"] == "scheduled").all()
     assert again["sms_reason"].isna().all()
 
 
-def test_input_columns_named_like_outputs_are_refused_before_anything_runs(sim, client, url):
-    out = send(people(3), client, OLD, url)
+def test_input_columns_named_like_outputs_are_refused_before_anything_runs(sim, sms_client, url):
+    out = send(contacts(3, **CONTACTS), sms_client, OLD, url)
     calls = sim.requests["SendMessage"]
-    for frame in (out, people(3).assign(sms_message="mine")):
+    for frame in (out, contacts(3, **CONTACTS).assign(sms_message="mine")):
         for run in (
             lambda f: f.sms.plan(message=OLD),
             lambda f: f.sms.normalize(),
-            lambda f: send(f, client, OLD, url),
+            lambda f: send(f, sms_client, OLD, url),
         ):
             with pytest.raises(ValueError, match="rename or drop them first"):
                 run(frame)

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import textwrap
 
-import pandas as pd
 import pytest
 from crash import crash_and_rerun
+from frames import contacts
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
@@ -53,10 +53,6 @@ def journal_url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'journal.sqlite'}"
     return request.getfixturevalue("fresh_postgres_url")
-
-
-def contacts(prefix: str, rows: int) -> pd.DataFrame:
-    return pd.DataFrame({"phone": [f"{prefix}{i:08d}" for i in range(rows)]})
 
 
 def test_two_processes_sending_the_same_campaign_at_once_never_duplicate(journal_url):
@@ -114,7 +110,7 @@ def test_two_processes_sending_the_same_campaign_at_once_never_duplicate(journal
 
         # Run again afterwards: everything is recorded as done; nothing goes out again.
         client = SmsClient(sim.wsdl_url, *ACCOUNT)
-        out = contacts("138", ROWS).sms.send(
+        out = contacts(ROWS, "138").sms.send(
             client, message="抢购", campaign="race", journal=journal_url, progress=False
         )
         assert (out["sms_status"] == "sent").all()

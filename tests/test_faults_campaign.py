@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import OutcomeUnknown, ProviderUnavailable, SmsClient
@@ -17,16 +18,7 @@ from smsframe.simulator import Simulator
 ACCOUNT = (101, "demo", "faults-pw")
 CAMPAIGN_OPERATIONS = ["SendMessage", "SendTimer", "SendMessageExt"]
 
-
-@pytest.fixture
-def sim():
-    with Simulator() as simulator:
-        simulator.add_account(*ACCOUNT, balance=1_000_000)
-        yield simulator
-
-
-def contacts(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"phone": [f"158{i:08d}" for i in range(n)]})
+pytestmark = pytest.mark.sim(ACCOUNT, balance=1_000_000)
 
 
 def run(df, client, journal, operation, **options):
@@ -77,10 +69,10 @@ EXPECTED = {
 
 @pytest.mark.parametrize("operation", CAMPAIGN_OPERATIONS)
 @pytest.mark.parametrize("fault", list(EXPECTED))
-def test_one_fault_on_a_send_operation(sim, journal, operation, fault):
-    client = SmsClient(sim.wsdl_url, *ACCOUNT, operation_timeout=0.5)
+def test_one_fault_on_a_send_operation(sim, make_sms_client, journal, operation, fault):
+    client = make_sms_client(operation_timeout=0.5)
     sim.inject(operation, fault, times=1, delay_ms=1200 if fault == "delay" else 0)
-    df = contacts(30)
+    df = contacts(30, "158")
     out = run(df, client, journal, operation)
     status, processed = EXPECTED[fault]
     done = "scheduled" if operation == "SendTimer" else "sent"
@@ -102,13 +94,13 @@ def test_one_fault_on_a_send_operation(sim, journal, operation, fault):
 @pytest.mark.parametrize("fault", list(EXPECTED))
 @pytest.mark.parametrize("operation", ["UserLogin", "GetBalance"])
 def test_a_fault_before_sending_is_a_clear_exception_and_nothing_is_sent(
-    sim, journal, operation, fault
+    sim, make_sms_client, journal, operation, fault
 ):
-    client = SmsClient(sim.wsdl_url, *ACCOUNT, operation_timeout=0.5)
+    client = make_sms_client(operation_timeout=0.5)
     sim.inject(operation, fault, delay_ms=1200 if fault == "delay" else 0)
     error = ProviderUnavailable if fault == "state-9" else OutcomeUnknown
     with pytest.raises(error) as raised:
-        run(contacts(5), client, journal, "SendMessage")
+        run(contacts(5, "158"), client, journal, "SendMessage")
     assert "try again" in str(raised.value) or "may" in str(raised.value)
     assert sim.requests["SendMessage"] == 0
     assert sim.deliveries().empty
@@ -126,7 +118,7 @@ def test_a_fault_on_the_closing_balance_loses_nothing(journal):
 
         watcher = threading.Thread(target=break_balance_once_sending)
         watcher.start()
-        out = run(contacts(30), client, journal, "SendMessage")
+        out = run(contacts(30, "158"), client, journal, "SendMessage")
         watcher.join()
         assert (out["sms_status"] == "sent").all()
         check_consistency(out, sim, journal)
@@ -135,8 +127,8 @@ def test_a_fault_on_the_closing_balance_loses_nothing(journal):
 
 
 @pytest.mark.parametrize("seed", [11, 12])
-def test_every_fault_mixed_at_random_over_a_whole_campaign(sim, journal, seed):
-    client = SmsClient(sim.wsdl_url, *ACCOUNT, operation_timeout=0.5)
+def test_every_fault_mixed_at_random_over_a_whole_campaign(sim, make_sms_client, journal, seed):
+    client = make_sms_client(operation_timeout=0.5)
     for index, fault in enumerate(EXPECTED):
         sim.inject(
             "SendMessage",
@@ -145,7 +137,7 @@ def test_every_fault_mixed_at_random_over_a_whole_campaign(sim, journal, seed):
             seed=seed * 100 + index,
             delay_ms=800 if fault == "delay" else 0,
         )
-    df = contacts(1500)
+    df = contacts(1500, "158")
     out = run(df, client, journal, "SendMessage", workers=4, chunk_size=20)
     statuses = set(out["sms_status"].astype(str))
     assert "unknown" in statuses and "sent" in statuses

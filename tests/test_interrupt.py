@@ -11,7 +11,8 @@ import threading
 import time
 
 import pytest
-from truth import assert_true_to_deliveries, contacts, when
+from frames import contacts
+from truth import assert_true_to_deliveries, when
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import CampaignInterrupted, SmsClient

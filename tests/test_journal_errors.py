@@ -13,18 +13,12 @@ import pandas as pd
 import pytest
 
 import smsframe
-from smsframe import JournalError, SmsClient
+from smsframe import JournalError
 from smsframe.journal import Journal
-from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "errors-pw")
 
-
-@pytest.fixture
-def client():
-    with Simulator() as sim:
-        sim.add_account(*ACCOUNT, balance=1000)
-        yield SmsClient(sim.wsdl_url, *ACCOUNT)
+pytestmark = pytest.mark.sim(ACCOUNT, balance=1000)
 
 
 def send(client, journal, campaign="c"):
@@ -32,29 +26,29 @@ def send(client, journal, campaign="c"):
     return frame.sms.send(client, message="hi", campaign=campaign, journal=journal, progress=False)
 
 
-def test_a_damaged_file_is_not_a_journal(tmp_path, client):
+def test_a_damaged_file_is_not_a_journal(tmp_path, sms_client):
     path = tmp_path / "journal.sqlite"
     path.write_bytes(b"this is no database at all " * 100)
     for open_it in (lambda: Journal(path), lambda: smsframe.audit(str(path), "c")):
         with pytest.raises(JournalError, match="is not a smsframe journal, or is damaged"):
             open_it()
     with pytest.raises(JournalError, match="damaged"):
-        send(client, str(path))
+        send(sms_client, str(path))
 
 
-def test_a_journal_from_another_version_says_so(tmp_path, client):
+def test_a_journal_from_another_version_says_so(tmp_path, sms_client):
     path = tmp_path / "journal.sqlite"
-    send(client, str(path))
+    send(sms_client, str(path))
     with sqlite3.connect(path) as db:  # as an older smsframe's tables might be
         db.execute("ALTER TABLE calls DROP COLUMN detail")
-    for use in (lambda: smsframe.audit(str(path), "c"), lambda: send(client, str(path), "d")):
+    for use in (lambda: smsframe.audit(str(path), "c"), lambda: send(sms_client, str(path), "d")):
         with pytest.raises(JournalError, match="another version of smsframe"):
             use()
 
 
-def test_a_read_only_journal_can_be_audited(tmp_path, client):
+def test_a_read_only_journal_can_be_audited(tmp_path, sms_client):
     path = tmp_path / "journal.sqlite"
-    send(client, str(path))
+    send(sms_client, str(path))
     # Read-only media, as SQLite sees them (the tests run as root: file modes would not do).
     read_only = f"sqlite:///file:{path}?mode=ro&uri=true"
     audit = smsframe.audit(read_only, "c")
@@ -79,19 +73,19 @@ def test_a_missing_folder_and_an_address_that_is_no_url(tmp_path):
 
 
 @pytest.mark.parametrize("name", ["nul\x00name", "lone \ud800 surrogate", "line\nbreak", " "])
-def test_a_campaign_name_that_cannot_be_stored_is_refused_in_words(tmp_path, client, name):
+def test_a_campaign_name_that_cannot_be_stored_is_refused_in_words(tmp_path, sms_client, name):
     with pytest.raises(ValueError, match="printable characters"):
-        send(client, str(tmp_path / "journal.sqlite"), campaign=name)
+        send(sms_client, str(tmp_path / "journal.sqlite"), campaign=name)
 
 
-def test_the_cli_prints_no_terminal_escape_from_a_campaign_name(tmp_path, client):
+def test_the_cli_prints_no_terminal_escape_from_a_campaign_name(tmp_path, sms_client):
     hostile = "promo\x1b[2J\x1b]0;owned\x07\x9b31m"
     path = tmp_path / "journal.sqlite"
     journal = Journal(path)
     with journal.lease(hostile):  # a name written by another tool, or an older smsframe
         journal.start_campaign(hostile, 101, 100)
     journal.close()
-    send(client, str(path))
+    send(sms_client, str(path))
     for command in (["campaigns"], ["audit", "--campaign", hostile]):
         shown = subprocess.run(
             [sys.executable, "-m", "smsframe.cli", *command, "--journal", str(path)],

@@ -10,10 +10,10 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+from frames import contacts
 from truth import (
     assert_every_call_had_an_intent,
     assert_true_to_deliveries,
-    contacts,
     delivered_once,
     when,
 )
@@ -21,17 +21,11 @@ from truth import (
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import JournalError, SmsClient
 from smsframe.journal import Journal
-from smsframe.simulator import Simulator
 
 ACCOUNT = (101, "demo", "outage-pw")
 ROWS = 2000
 
-
-@pytest.fixture
-def sim():
-    with Simulator(latency_ms=5) as simulator:
-        simulator.add_account(*ACCOUNT, balance=1_000_000)
-        yield simulator
+pytestmark = pytest.mark.sim(ACCOUNT, balance=1_000_000, latency_ms=5)
 
 
 def send(sim, journal, **options):

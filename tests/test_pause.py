@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from truth import assert_every_call_had_an_intent, assert_true_to_deliveries, contacts
+from frames import contacts
+from truth import assert_every_call_had_an_intent, assert_true_to_deliveries
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient

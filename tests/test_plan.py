@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from frames import contacts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,16 +14,13 @@ from smsframe.journal import Journal
 from smsframe.plan import MAX_CHUNK, chunk_calls
 from smsframe.simulator import Simulator
 
-
-def contacts(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"name": [f"n{i % 3}" for i in range(n)], "phone": [f"135{i:08d}" for i in range(n)]}
-    )
+CONTACTS = {"prefix": "135", "name": ["n0", "n1", "n2"]}  # frames.contacts: n0, 13500000000, ...
 
 
 def test_plan_rows_calls_and_summary():
     df = pd.concat(
-        [contacts(250), pd.DataFrame({"name": ["x"], "phone": ["nope"]})], ignore_index=True
+        [contacts(250, **CONTACTS), pd.DataFrame({"name": ["x"], "phone": ["nope"]})],
+        ignore_index=True,
     )
     plan = df.sms.plan(message="您好{name}", chunk_size=40)
     summary = plan.summary()
@@ -40,16 +38,16 @@ def test_plan_rows_calls_and_summary():
 
 
 def test_long_messages_cost_parts_per_recipient():
-    plan = contacts(10).sms.plan(message="长" * 150)
+    plan = contacts(10, **CONTACTS).sms.plan(message="长" * 150)
     assert plan.calls["parts"].tolist() == [3]
     assert plan.cost == 30
 
 
 def test_chunk_size_is_bounded_by_the_provider_limit():
     with pytest.raises(ValueError, match="1000"):
-        contacts(3).sms.plan(message="hi", chunk_size=MAX_CHUNK + 1)
+        contacts(3, **CONTACTS).sms.plan(message="hi", chunk_size=MAX_CHUNK + 1)
     with pytest.raises(ValueError):
-        contacts(3).sms.plan(message="hi", chunk_size=0)
+        contacts(3, **CONTACTS).sms.plan(message="hi", chunk_size=0)
 
 
 @settings(max_examples=60, deadline=None)
@@ -79,7 +77,7 @@ def test_balance_check(tmp_path):
     with Simulator() as sim:
         sim.add_account(101, "demo", "pw", balance=7)
         client = SmsClient(sim.wsdl_url, 101, "demo", "pw")
-        check = contacts(10).sms.plan(message="hi").check(client)
+        check = contacts(10, **CONTACTS).sms.plan(message="hi").check(client)
         assert (check.cost, check.balance, check.enough) == (10, 7, False)
         assert "short by 3" in repr(check)
 

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
@@ -16,23 +17,9 @@ from smsframe.simulator import Simulator
 ACCOUNT = (101, "demo", "schedule-pw")
 CHINA = ZoneInfo("Asia/Shanghai")
 
+CONTACTS = {"prefix": "186", "name": "客户{i}"}  # frames.contacts: 客户0, 18600000000, ...
 
-@pytest.fixture
-def sim():
-    with Simulator() as simulator:
-        simulator.add_account(*ACCOUNT, balance=100_000)
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return SmsClient(sim.wsdl_url, *ACCOUNT)
-
-
-def contacts(n: int) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"name": [f"客户{i}" for i in range(n)], "phone": [f"186{i:08d}" for i in range(n)]}
-    )
+pytestmark = pytest.mark.sim(ACCOUNT, balance=100_000)
 
 
 def schedule(df, client, journal, **options):
@@ -47,9 +34,9 @@ def later(days: int = 3, hour: int = 9) -> datetime:
     )
 
 
-def test_schedule_in_the_future_reaches_the_provider_in_china_time(sim, client, journal):
+def test_schedule_in_the_future_reaches_the_provider_in_china_time(sim, sms_client, journal):
     at = later()
-    out = schedule(contacts(150), client, journal, at=at)
+    out = schedule(contacts(150, **CONTACTS), sms_client, journal, at=at)
     assert (out["sms_status"] == "scheduled").all()
     assert out["sms_scheduled_for"].dt.tz is not None
     assert (out["sms_scheduled_for"] == pd.Timestamp(at, tz=CHINA)).all()
@@ -74,19 +61,19 @@ def test_schedule_in_the_future_reaches_the_provider_in_china_time(sim, client, 
         ("America/New_York", (7, 15, 20, 0), (7, 16, 8, 0)),  # EDT
     ],
 )
-def test_aware_times_are_converted_to_china_time(sim, client, journal, zone, wall, china_wall):
+def test_aware_times_are_converted_to_china_time(sim, sms_client, journal, zone, wall, china_wall):
     year = datetime.now().year + 2
     at = datetime(year, *wall[:2], *wall[2:], tzinfo=ZoneInfo(zone))
-    schedule(contacts(2), client, journal, at=at)
+    schedule(contacts(2, **CONTACTS), sms_client, journal, at=at)
     expected = pd.Timestamp(datetime(year, *china_wall[:2], *china_wall[2:]), tz=CHINA)
     assert (sim.deliveries()["scheduled_for"] == expected).all()
 
 
-def test_per_row_times_are_grouped_one_call_set_per_time(sim, client, journal):
-    df = contacts(30)
+def test_per_row_times_are_grouped_one_call_set_per_time(sim, sms_client, journal):
+    df = contacts(30, **CONTACTS)
     times = [later(1), later(2), later(3)]
     df["send_at"] = [times[i % 3] for i in range(30)]
-    out = schedule(df, client, journal, at="send_at", chunk_size=4)
+    out = schedule(df, sms_client, journal, at="send_at", chunk_size=4)
     assert (out["sms_status"] == "scheduled").all()
     assert sim.requests["SendTimer"] == 3 * 3  # 10 rows per time, chunks of 4
     deliveries = sim.deliveries()
@@ -96,16 +83,16 @@ def test_per_row_times_are_grouped_one_call_set_per_time(sim, client, journal):
     assert out.groupby("send_at")["sms_timestamp"].nunique().eq(1).all()
 
 
-def test_past_too_soon_and_unreadable_times_are_rejected_without_a_call(sim, client, journal):
+def test_past_too_soon_and_unreadable_times_are_rejected_without_a_call(sim, sms_client, journal):
     now = datetime.now(CHINA).replace(tzinfo=None)
-    df = contacts(4)
+    df = contacts(4, **CONTACTS)
     df["send_at"] = [
         now - timedelta(hours=1),
         now + timedelta(seconds=30),
         "not a time",
         now + timedelta(days=1),
     ]
-    out = schedule(df, client, journal, at="send_at")
+    out = schedule(df, sms_client, journal, at="send_at")
     assert out["sms_status"].tolist() == ["rejected", "rejected", "rejected", "scheduled"]
     assert out["sms_reason"].tolist()[:3] == [
         "schedule_in_past",
@@ -113,21 +100,25 @@ def test_past_too_soon_and_unreadable_times_are_rejected_without_a_call(sim, cli
         "bad_schedule_time",
     ]
     assert sim.requests["SendTimer"] == 1
-    out = schedule(contacts(2), client, journal, at=now - timedelta(minutes=1), campaign="s2")
+    out = schedule(
+        contacts(2, **CONTACTS), sms_client, journal, at=now - timedelta(minutes=1), campaign="s2"
+    )
     assert (out["sms_reason"] == "schedule_in_past").all()
     assert sim.requests["SendTimer"] == 1
 
 
-def test_margin_is_configurable(sim, client, journal):
+def test_margin_is_configurable(sim, sms_client, journal):
     at = datetime.now(CHINA) + timedelta(minutes=10)
-    out = schedule(contacts(2), client, journal, at=at, margin=timedelta(minutes=30))
+    out = schedule(
+        contacts(2, **CONTACTS), sms_client, journal, at=at, margin=timedelta(minutes=30)
+    )
     assert (out["sms_reason"] == "schedule_too_soon").all()
 
 
 @pytest.mark.parametrize("code", [-11, -12])
-def test_provider_minus_11_and_12_fail_the_rows_with_the_meaning(sim, client, journal, code):
+def test_provider_minus_11_and_12_fail_the_rows_with_the_meaning(sim, sms_client, journal, code):
     sim.inject("SendTimer", f"state{code}")
-    out = schedule(contacts(3), client, journal, at=later())
+    out = schedule(contacts(3, **CONTACTS), sms_client, journal, at=later())
     assert (out["sms_status"] == "failed").all()
     assert out["sms_state"].eq(code).all()
     assert out["sms_detail"].str.contains("scheduled time").all()
@@ -141,15 +132,15 @@ def test_a_time_that_passes_in_flight_gets_minus_12_from_the_provider(tmp_path):
         client.login()
         journal = Journal(f"sqlite:///{tmp_path / 'j.sqlite'}")
         at = datetime.now(CHINA) + timedelta(seconds=3)
-        out = schedule(contacts(1), client, journal, at=at, margin=timedelta(0))
+        out = schedule(contacts(1, **CONTACTS), client, journal, at=at, margin=timedelta(0))
         assert out["sms_state"].tolist() == [-12]
 
 
-def test_ext_is_grouped_and_sent_with_send_message_ext(sim, client, journal):
-    df = contacts(6)
+def test_ext_is_grouped_and_sent_with_send_message_ext(sim, sms_client, journal):
+    df = contacts(6, **CONTACTS)
     df["ext"] = ["12", "12", "345", None, "1234567", "ab"]
     out = df.sms.send(
-        client, message="hi", campaign="e1", journal=journal, ext="ext", progress=False
+        sms_client, message="hi", campaign="e1", journal=journal, ext="ext", progress=False
     )
     assert out["sms_status"].tolist() == ["sent"] * 4 + ["rejected"] * 2
     assert (out["sms_reason"].iloc[4:] == "bad_ext").all()
@@ -163,26 +154,26 @@ def test_ext_is_grouped_and_sent_with_send_message_ext(sim, client, journal):
     assert out["sms_batch_id"].iloc[:4].nunique() == 3
 
 
-def test_constant_ext(sim, client, journal):
-    out = contacts(3).sms.send(
-        client, message="hi", campaign="e2", journal=journal, ext=88, progress=False
+def test_constant_ext(sim, sms_client, journal):
+    out = contacts(3, **CONTACTS).sms.send(
+        sms_client, message="hi", campaign="e2", journal=journal, ext=88, progress=False
     )
     assert (out["sms_status"] == "sent").all()
     assert (sim.deliveries()["ext"] == "88").all()
 
 
-def test_ext_with_schedule_is_refused_before_anything_is_sent(sim, client, journal):
+def test_ext_with_schedule_is_refused_before_anything_is_sent(sim, sms_client, journal):
     with pytest.raises(ValueError, match="extension"):
-        schedule(contacts(2), client, journal, at=later(), ext="12")
+        schedule(contacts(2, **CONTACTS), sms_client, journal, at=later(), ext="12")
     assert sum(sim.requests.values()) == sim.requests["wsdl"]
 
 
-def test_rerun_of_a_scheduled_campaign_schedules_nothing_twice(sim, client, journal):
-    df = contacts(40)
+def test_rerun_of_a_scheduled_campaign_schedules_nothing_twice(sim, sms_client, journal):
+    df = contacts(40, **CONTACTS)
     sim.inject("SendTimer", "drop-after", times=1)
-    first = schedule(df, client, journal, at=later(), chunk_size=10, workers=1)
+    first = schedule(df, sms_client, journal, at=later(), chunk_size=10, workers=1)
     assert (first["sms_status"] == "unknown").sum() == 10
-    second = schedule(df, client, journal, at=later(), chunk_size=10)
+    second = schedule(df, sms_client, journal, at=later(), chunk_size=10)
     assert len(sim.deliveries()) == 40
     assert not sim.deliveries()["phone"].duplicated().any()
     pd.testing.assert_series_equal(first["sms_status"], second["sms_status"])

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from frames import contacts
 from ipywidgets import Widget
 
 import smsframe
@@ -26,17 +27,10 @@ CHINA = "Asia/Shanghai"
 ACCOUNT_ID, NAME, PASSWORD = 101, "demo", "Wdg-s3cret-pw"
 MESSAGE = "【smsframe】周五上午十点开抢，回T退订"
 
-
-@pytest.fixture
-def sim():
-    with Simulator() as simulator:
-        simulator.add_account(ACCOUNT_ID, NAME, PASSWORD, balance=1000)
-        yield simulator
-
-
-@pytest.fixture
-def client(sim):
-    return SmsClient(sim.wsdl_url, ACCOUNT_ID, NAME, PASSWORD, timeout=5, operation_timeout=5)
+pytestmark = [
+    pytest.mark.sim((ACCOUNT_ID, NAME, PASSWORD), balance=1000),
+    pytest.mark.sms_client(timeout=5, operation_timeout=5),
+]
 
 
 @pytest.fixture
@@ -54,20 +48,20 @@ def panels():
 
 
 @pytest.fixture
-def contacts() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "name": ["王伟", "李娜", "张敏", "刘洋", "陈静", "杨磊", "赵强"],
-            "phone": [
-                "138 0013 8000",
-                "+86 139-0000-0001",
-                "13700000002",
-                "15000000003",
-                "18600000004",
-                "021-62345678",  # a landline
-                "hello",
-            ],
-        },
+def address_book() -> pd.DataFrame:
+    """Seven contacts as people type them: five mobiles, a landline, a word."""
+    return contacts(
+        7,
+        name=["王伟", "李娜", "张敏", "刘洋", "陈静", "杨磊", "赵强"],
+        phone=[
+            "138 0013 8000",
+            "+86 139-0000-0001",
+            "13700000002",
+            "15000000003",
+            "18600000004",
+            "021-62345678",  # a landline
+            "hello",
+        ],
         index=pd.Index([11, 12, 13, 14, 15, 16, 17], name="contact_id"),
     )
 
@@ -105,8 +99,8 @@ def later(days: int = 3, hour: int = 9, minute: int = 30) -> datetime:
 
 
 # -- BalancePanel --------------------------------------------------------------
-def test_balance_panel_shows_the_figures_and_the_decoded_state(client, panels):
-    panel = BalancePanel(client)
+def test_balance_panel_shows_the_figures_and_the_decoded_state(sms_client, panels):
+    panel = BalancePanel(sms_client)
     panels.append(panel)
     words = shown(panel)
     assert "Balance 1,000" in words
@@ -119,10 +113,10 @@ def test_balance_panel_shows_the_figures_and_the_decoded_state(client, panels):
     assert_plain(panel)
 
 
-def test_refresh_shows_the_new_balance_after_a_send(sim, client, panels):
-    panel = BalancePanel(client)
+def test_refresh_shows_the_new_balance_after_a_send(sim, sms_client, panels):
+    panel = BalancePanel(sms_client)
     panels.append(panel)
-    client.send("您好", ["13800138000", "13900000001", "13700000002"], timestamp=1764000000)
+    sms_client.send("您好", ["13800138000", "13900000001", "13700000002"], timestamp=1764000000)
     assert "Balance 1,000" in shown(panel)  # nothing refreshes by itself
     panel.refresh_button.click()
     assert "Balance 997" in shown(panel)
@@ -130,12 +124,12 @@ def test_refresh_shows_the_new_balance_after_a_send(sim, client, panels):
     assert sim.balance(ACCOUNT_ID)["Balance"] == 997
 
 
-def test_low_balance_warning_and_the_cost_of_a_plan(client, contacts, panels):
-    low = BalancePanel(client, warn_below=5000)
-    fine = BalancePanel(client, warn_below=10)
+def test_low_balance_warning_and_the_cost_of_a_plan(sms_client, address_book, panels):
+    low = BalancePanel(sms_client, warn_below=5000)
+    fine = BalancePanel(sms_client, warn_below=10)
     big = pd.DataFrame({"phone": [f"139{i:08d}" for i in range(1200)]})
-    short = BalancePanel(client, plan=big.sms.plan(message=MESSAGE))
-    enough = BalancePanel(client, plan=contacts.sms.plan(message=MESSAGE))
+    short = BalancePanel(sms_client, plan=big.sms.plan(message=MESSAGE))
+    enough = BalancePanel(sms_client, plan=address_book.sms.plan(message=MESSAGE))
     panels.extend([low, fine, short, enough])
     assert "Low balance: 1,000 messages left (warning below 5,000)" in shown(low)
     assert "Low balance" not in shown(fine)
@@ -143,8 +137,8 @@ def test_low_balance_warning_and_the_cost_of_a_plan(client, contacts, panels):
     assert "costs at most 5 messages: the balance is enough" in shown(enough)
 
 
-def test_a_wrong_password_is_shown_in_plain_words_and_the_panel_recovers(sim, client, panels):
-    panel = BalancePanel(client)
+def test_a_wrong_password_is_shown_in_plain_words_and_the_panel_recovers(sim, sms_client, panels):
+    panel = BalancePanel(sms_client)
     panels.append(panel)
     sim.update_account(ACCOUNT_ID, password="changed-elsewhere")
     panel.refresh_button.click()  # never raises
@@ -162,8 +156,8 @@ def test_a_wrong_password_is_shown_in_plain_words_and_the_panel_recovers(sim, cl
     assert "Updated" in shown(panel)
 
 
-def test_provider_faults_and_a_provider_that_is_down(sim, client, panels):
-    panel = BalancePanel(client)
+def test_provider_faults_and_a_provider_that_is_down(sim, sms_client, panels):
+    panel = BalancePanel(sms_client)
     panels.append(panel)
     sim.inject("GetBalance", "http500", times=1)
     panel.refresh_button.click()
@@ -190,11 +184,11 @@ def test_a_panel_for_an_unreachable_provider_still_builds(panels):
     assert_plain(panel)
 
 
-def test_auto_refresh_follows_the_account_and_stops_when_the_panel_is_closed(sim, client):
-    panel = BalancePanel(client, refresh_every=0.1)
+def test_auto_refresh_follows_the_account_and_stops_when_the_panel_is_closed(sim, sms_client):
+    panel = BalancePanel(sms_client, refresh_every=0.1)
     try:
         assert panel.auto_refreshing
-        client.send("您好", ["13800138000"], timestamp=1764000001)
+        sms_client.send("您好", ["13800138000"], timestamp=1764000001)
         deadline = clock.monotonic() + 10
         while "Balance 999" not in shown(panel) and clock.monotonic() < deadline:
             clock.sleep(0.05)
@@ -207,8 +201,8 @@ def test_auto_refresh_follows_the_account_and_stops_when_the_panel_is_closed(sim
     assert sim.requests["GetBalance"] == calls
 
 
-def test_unticking_auto_refresh_stops_it(sim, client, panels):
-    panel = BalancePanel(client, refresh_every=0.1)
+def test_unticking_auto_refresh_stops_it(sim, sms_client, panels):
+    panel = BalancePanel(sms_client, refresh_every=0.1)
     panels.append(panel)
     panel.auto_refresh.value = False
     assert not panel.auto_refreshing
@@ -219,15 +213,19 @@ def test_unticking_auto_refresh_stops_it(sim, client, panels):
     assert panel.auto_refreshing
 
 
-def test_refresh_every_must_be_positive(client):
+def test_refresh_every_must_be_positive(sms_client):
     with pytest.raises(ValueError, match="refresh_every"):
-        BalancePanel(client, refresh_every=0)
+        BalancePanel(sms_client, refresh_every=0)
 
 
 # -- SchedulePanel ---------------------------------------------------------------
-def test_the_preview_shows_the_plan_in_china_standard_time(client, contacts, journal, panels):
+def test_the_preview_shows_the_plan_in_china_standard_time(
+    sms_client, address_book, journal, panels
+):
     at = later()
-    panel = SchedulePanel(client, contacts, message=MESSAGE, campaign="fri", journal=journal, at=at)
+    panel = SchedulePanel(
+        sms_client, address_book, message=MESSAGE, campaign="fri", journal=journal, at=at
+    )
     panels.append(panel)
     words = shown(panel)
     assert "China Standard Time (Asia/Shanghai, UTC+8)" in words
@@ -250,15 +248,19 @@ def test_the_preview_shows_the_plan_in_china_standard_time(client, contacts, jou
     assert "Pick a date and a time" in shown(panel) and panel.schedule_button.disabled
 
 
-def test_an_aware_time_is_shown_in_china_standard_time(client, contacts, journal, panels):
+def test_an_aware_time_is_shown_in_china_standard_time(sms_client, address_book, journal, panels):
     at = datetime(2031, 3, 1, 1, 15, tzinfo=UTC)
-    panel = SchedulePanel(client, contacts, message=MESSAGE, campaign="x", journal=journal, at=at)
+    panel = SchedulePanel(
+        sms_client, address_book, message=MESSAGE, campaign="x", journal=journal, at=at
+    )
     panels.append(panel)
     assert panel.date_picker.value == date(2031, 3, 1)
     assert panel.time_picker.value == time(9, 15)
 
 
-def test_schedule_asks_for_confirmation_then_reaches_the_simulator(sim, contacts, journal, panels):
+def test_schedule_asks_for_confirmation_then_reaches_the_simulator(
+    sim, address_book, journal, panels
+):
     class WatchedClient(SmsClient):
         """Records whether the Schedule button was disabled during each call."""
 
@@ -270,7 +272,7 @@ def test_schedule_asks_for_confirmation_then_reaches_the_simulator(sim, contacts
             return super().schedule(*args, **kwargs)
 
     client = WatchedClient(sim.wsdl_url, ACCOUNT_ID, NAME, PASSWORD)
-    panel = SchedulePanel(client, contacts, message=MESSAGE, campaign="fri", journal=journal)
+    panel = SchedulePanel(client, address_book, message=MESSAGE, campaign="fri", journal=journal)
     client.panel = panel
     panels.append(panel)
     at = later(days=4, hour=9, minute=45)
@@ -305,7 +307,7 @@ def test_schedule_asks_for_confirmation_then_reaches_the_simulator(sim, contacts
     assert sim.balance(ACCOUNT_ID)["Balance"] == 995
 
     result = panel.result
-    assert result.index.equals(contacts.index)
+    assert result.index.equals(address_book.index)
     assert result["sms_status"].value_counts()[["scheduled", "rejected"]].tolist() == [5, 2]
     assert (result.loc[result["sms_status"] == "scheduled", "sms_scheduled_for"] == expected).all()
 
@@ -319,9 +321,11 @@ def test_schedule_asks_for_confirmation_then_reaches_the_simulator(sim, contacts
     assert_plain(panel)
 
 
-def test_scheduling_errors_are_shown_and_the_panel_keeps_working(sim, contacts, journal, panels):
+def test_scheduling_errors_are_shown_and_the_panel_keeps_working(
+    sim, address_book, journal, panels
+):
     client = SmsClient(sim.wsdl_url, ACCOUNT_ID, NAME, PASSWORD)
-    panel = SchedulePanel(client, contacts, message=MESSAGE, campaign="low", journal=journal)
+    panel = SchedulePanel(client, address_book, message=MESSAGE, campaign="low", journal=journal)
     panels.append(panel)
     # The balance drops below the plan's cost after the panel read it.
     client.send("您好", [f"139{i:08d}" for i in range(997)], timestamp=1764000002)
@@ -345,9 +349,9 @@ def test_scheduling_errors_are_shown_and_the_panel_keeps_working(sim, contacts, 
     assert_plain(panel)
 
 
-def test_a_bad_phone_column_is_an_error_in_the_panel(client, contacts, journal, panels):
+def test_a_bad_phone_column_is_an_error_in_the_panel(sms_client, address_book, journal, panels):
     panel = SchedulePanel(
-        client, contacts, message=MESSAGE, phone="mobile", campaign="x", journal=journal
+        sms_client, address_book, message=MESSAGE, phone="mobile", campaign="x", journal=journal
     )
     panels.append(panel)
     assert "Cannot plan this campaign" in shown(panel)
@@ -357,12 +361,14 @@ def test_a_bad_phone_column_is_an_error_in_the_panel(client, contacts, journal, 
     assert panel.confirm_box.layout.display == "none"
 
 
-def test_upcoming_batches_come_from_the_journal(sim, client, contacts, journal, panels):
+def test_upcoming_batches_come_from_the_journal(sim, sms_client, address_book, journal, panels):
     at = later(days=2, hour=8, minute=0)
-    contacts.iloc[:2].sms.schedule(
-        client, message=MESSAGE, at=at, campaign="earlier", journal=journal, progress=False
+    address_book.iloc[:2].sms.schedule(
+        sms_client, message=MESSAGE, at=at, campaign="earlier", journal=journal, progress=False
     )
-    panel = contacts.sms.schedule_panel(client, message=MESSAGE, campaign="x", journal=journal)
+    panel = address_book.sms.schedule_panel(
+        sms_client, message=MESSAGE, campaign="x", journal=journal
+    )
     panels.append(panel)
     assert isinstance(panel, SchedulePanel)
     upcoming = shown(panel.upcoming)
@@ -371,9 +377,13 @@ def test_upcoming_batches_come_from_the_journal(sim, client, contacts, journal, 
     assert len(Journal(journal).scheduled()) == 1
 
 
-def test_both_panels_display_as_widgets_and_close_their_whole_tree(client, contacts, journal):
-    balance = BalancePanel(client)
-    schedule = SchedulePanel(client, contacts, message=MESSAGE, campaign="x", journal=journal)
+def test_both_panels_display_as_widgets_and_close_their_whole_tree(
+    sms_client, address_book, journal
+):
+    balance = BalancePanel(sms_client)
+    schedule = SchedulePanel(
+        sms_client, address_book, message=MESSAGE, campaign="x", journal=journal
+    )
     for panel in (balance, schedule):
         bundle = panel._repr_mimebundle_()
         view = bundle["application/vnd.jupyter.widget-view+json"]

@@ -13,10 +13,6 @@ import pandas as pd
 from smsframe.journal import Journal
 
 
-def contacts(rows: int, prefix: str = "137") -> pd.DataFrame:
-    return pd.DataFrame({"phone": [f"{prefix}{i:08d}" for i in range(rows)]})
-
-
 def delivered_once(deliveries: pd.DataFrame) -> set[str]:
     """The numbers delivered; fails if any was delivered twice."""
     times = deliveries["phone"].value_counts()

@@ -129,9 +129,9 @@ def test_delay_fault_answers_after_at_least_delay_ms(sim, service):
     assert time.perf_counter() - started < 0.3  # times=1: the second call is not delayed
 
 
-def test_delay_beyond_the_client_timeout_still_processes(sim, make_client, capfd):
+def test_delay_beyond_the_client_timeout_still_processes(sim, make_zeep_client, capfd):
     sim.inject("SendMessage", "delay", delay_ms=1000, times=1)
-    impatient = make_client(sim, operation_timeout=0.3).service
+    impatient = make_zeep_client(sim, operation_timeout=0.3).service
     started = time.perf_counter()
     with pytest.raises(requests.exceptions.Timeout):
         call(impatient, "SendMessage")
@@ -191,13 +191,13 @@ def test_probability_with_a_seed_is_reproducible(sim, service):
     assert pattern(service) != first
 
 
-def test_same_seed_gives_the_same_pattern_on_another_simulator(sim, service, make_client):
+def test_same_seed_gives_the_same_pattern_on_another_simulator(sim, service, make_zeep_client):
     sim.inject("UserLogin", "state-9", probability=0.3, seed=99)
     expected = pattern(service)
     with Simulator() as other:
         other.add_account(101, "demo", "secret", 10)
         other.inject("UserLogin", "state-9", probability=0.3, seed=99)
-        assert pattern(make_client(other).service) == expected
+        assert pattern(make_zeep_client(other).service) == expected
 
 
 def test_probability_zero_and_one(sim, service):

@@ -348,8 +348,8 @@ def test_wsdl_query_is_case_insensitive_like_asmx(sim):
     assert b"BalanceState" in response.content
 
 
-def test_zeep_sees_the_six_operations(client):
-    binding = client.service._binding
+def test_zeep_sees_the_six_operations(zeep_client):
+    binding = zeep_client.service._binding
     assert sorted(binding._operations) == sorted(OPERATIONS)
 
 

@@ -20,7 +20,7 @@ TS = 1_764_000_000
 # -- persistence -----------------------------------------------------------------------------
 
 
-def test_state_survives_a_restart_on_the_same_file(tmp_path, make_client):
+def test_state_survives_a_restart_on_the_same_file(tmp_path, make_zeep_client):
     db = tmp_path / "p.sqlite"
     with Simulator(db_path=db) as first:
         first.add_account(101, "demo", "secret", 1000)
@@ -29,7 +29,7 @@ def test_state_survives_a_restart_on_the_same_file(tmp_path, make_client):
         first.add_account(104, "bound", "pw", 50, bound_ip="10.1.1.1")
         first.set_keywords(["赌博"])
         first.mark_unreachable([C])
-        service = make_client(first).service
+        service = make_zeep_client(first).service
         sent = service.SendMessage(101, "demo", "secret", "promo", f"{A};{B};{C}", TS)
         assert (sent.State, sent.FailPhone) == (1, C)
         timer = service.SendTimer(101, "demo", "secret", "later", A, "2099-05-01 09:30:00", TS)
@@ -40,7 +40,7 @@ def test_state_survives_a_restart_on_the_same_file(tmp_path, make_client):
 
     assert db.exists()
     with Simulator(db_path=str(db)) as second:
-        service = make_client(second).service
+        service = make_zeep_client(second).service
         # accounts, with their password change, kinds, flags and bound IP
         assert service.UserLogin(101, "demo", "n3w") == 101
         assert service.UserLogin(101, "demo", "secret") == -3
@@ -81,17 +81,17 @@ def test_adding_an_existing_account_after_restart_is_refused(tmp_path):
         assert second.balance(101) == {"Balance": 10, "Sended": 0, "Totaled": 10}
 
 
-def test_in_memory_simulators_share_nothing(make_client):
+def test_in_memory_simulators_share_nothing(make_zeep_client):
     with Simulator() as one:
         one.add_account(101, "demo", "secret", 10)
-        make_client(one).service.SendMessage(101, "demo", "secret", "hi", A, TS)
+        make_zeep_client(one).service.SendMessage(101, "demo", "secret", "hi", A, TS)
     with Simulator() as two:
         assert two.deliveries().empty
         with pytest.raises(KeyError):
             two.balance(101)
 
 
-def test_start_and_stop_without_a_context_manager(make_client):
+def test_start_and_stop_without_a_context_manager(make_zeep_client):
     sim = Simulator()
     with pytest.raises(RuntimeError):
         _ = sim.url
@@ -99,7 +99,7 @@ def test_start_and_stop_without_a_context_manager(make_client):
     sim.add_account(101, "demo", "secret", 10)
     assert sim.wsdl_url == sim.url + "?wsdl"
     assert sim.url.startswith("http://127.0.0.1:")
-    assert make_client(sim).service.UserLogin(101, "demo", "secret") == 101
+    assert make_zeep_client(sim).service.UserLogin(101, "demo", "secret") == 101
     sim.stop()
     sim.stop()  # idempotent
     with pytest.raises(RuntimeError):
@@ -116,14 +116,16 @@ def number(thread: int, call: int, k: int) -> str:
 @pytest.mark.parametrize("storage", ["memory", "file"])
 @pytest.mark.parametrize("clients", ["one-each", "shared"])
 def test_eight_concurrent_callers_bill_exactly_and_lose_nothing(
-    tmp_path, make_client, storage, clients
+    tmp_path, make_zeep_client, storage, clients
 ):
     db = tmp_path / "c.sqlite" if storage == "file" else None
     threads, calls, message = 8, 12, "并" * 71  # 2 parts
     with Simulator(db_path=db) as sim:
         sim.add_account(101, "demo", "secret", 1000)
-        shared = make_client(sim).service
-        services = [shared if clients == "shared" else make_client(sim).service for _ in range(8)]
+        shared = make_zeep_client(sim).service
+        services = [
+            shared if clients == "shared" else make_zeep_client(sim).service for _ in range(8)
+        ]
         barrier = threading.Barrier(threads)
 
         def worker(t: int) -> list:
@@ -149,10 +151,10 @@ def test_eight_concurrent_callers_bill_exactly_and_lose_nothing(
         assert sim.balance(101) == {"Balance": 1000 - cost, "Sended": cost, "Totaled": 1000}
 
 
-def test_concurrent_callers_never_overdraw(sim, make_client):
+def test_concurrent_callers_never_overdraw(sim, make_zeep_client):
     """Balance 10, 8 callers each wanting 2 x 2 messages: exactly 5 calls get through."""
     sim.add_account(200, "small", "pw", 10)
-    services = [make_client(sim).service for _ in range(8)]
+    services = [make_zeep_client(sim).service for _ in range(8)]
     barrier = threading.Barrier(8)
 
     def worker(t: int) -> list[int]:
@@ -169,11 +171,11 @@ def test_concurrent_callers_never_overdraw(sim, make_client):
     assert len(sim.deliveries()) == 10
 
 
-def test_calls_really_overlap_under_latency(make_client):
+def test_calls_really_overlap_under_latency(make_zeep_client):
     latency = 0.3
     with Simulator(latency_ms=int(latency * 1000)) as sim:
         sim.add_account(101, "demo", "secret", 100)
-        services = [make_client(sim).service for _ in range(8)]
+        services = [make_zeep_client(sim).service for _ in range(8)]
         barrier = threading.Barrier(8)
 
         def worker(t: int) -> tuple[float, object]:
@@ -193,10 +195,10 @@ def test_calls_really_overlap_under_latency(make_client):
         assert len(sim.deliveries()) == 8
 
 
-def test_latency_applies_to_every_call(make_client):
+def test_latency_applies_to_every_call(make_zeep_client):
     with Simulator(latency_ms=150) as sim:
         sim.add_account(101, "demo", "secret", 100)
-        service = make_client(sim).service
+        service = make_zeep_client(sim).service
         started = time.perf_counter()
         for _ in range(3):
             assert service.UserLogin(101, "demo", "secret") == 101
