@@ -19,6 +19,7 @@ from smsframe import message as _message
 from smsframe import phones as _phones
 from smsframe import plan as _plan
 from smsframe.audits import Audit, from_frame
+from smsframe.errors import raises_usage_errors_short
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import refuse_output_columns
 from smsframe.plan import Plan
@@ -53,6 +54,7 @@ class SmsAccessor:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._obj = frame
 
+    @raises_usage_errors_short
     def normalize(
         self, phone: str = "phone", region: str = "CN", dedupe: bool = True
     ) -> pd.DataFrame:
@@ -62,11 +64,13 @@ class SmsAccessor:
         refuse_output_columns(self._obj)
         return _phones.normalize_frame(self._obj, phone, region, dedupe=dedupe)
 
+    @raises_usage_errors_short
     def render(self, message: str, keywords: Iterable[str] | str | None = None) -> pd.DataFrame:
         """The frame plus ``sms_message``, ``sms_parts``, ``sms_reason``,
         ``sms_detail``: see :func:`smsframe.message.render_frame`."""
         return _message.render_frame(self._obj, message, keywords=keywords)
 
+    @raises_usage_errors_short
     def plan(
         self,
         message: str,
@@ -126,6 +130,7 @@ class SmsAccessor:
         options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
         return _plan.build(self._obj, message, options)
 
+    @raises_usage_errors_short
     def send(
         self,
         client: SmsClient,
@@ -203,6 +208,7 @@ class SmsAccessor:
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
         return _campaign.execute(plan, client, campaign=campaign, options=run)
 
+    @raises_usage_errors_short
     def schedule(
         self,
         client: SmsClient,
@@ -270,6 +276,7 @@ class SmsAccessor:
 
         return SchedulePanel(client, self._obj, message=message, **options)
 
+    @raises_usage_errors_short
     def audit(self, by: str | list[str] | None = None, **options) -> Audit:
         """What this result frame's campaign did and why: see :func:`smsframe.audits.from_frame`.
 

@@ -52,6 +52,7 @@ import pandas as pd
 
 from smsframe import journal as _journal
 from smsframe.codes import CHINA, STATUS_TEXT, STATUSES, decode
+from smsframe.errors import InvalidValue, raises_usage_errors_short, warn
 from smsframe.outcomes import REASON_ACTION, STATUS_DTYPE, rerun_resends
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
@@ -247,7 +248,7 @@ class Audit:
         missing = [c for c in self.by if c not in rows.columns]
         if missing:
             columns = ", ".join(c for c in rows.columns if not c.startswith("_"))
-            raise ValueError(
+            raise InvalidValue(
                 f"by: no column {', '.join(map(repr, missing))} to segment on; "
                 f"columns: {columns or '(none)'}"
             )
@@ -274,9 +275,9 @@ class Audit:
         if name == "cost":
             return self.cost.to_frame()
         if name == "segments" and not self.by:
-            raise ValueError("no segments: audit with by='column', e.g. out.sms.audit(by='city')")
+            raise InvalidValue("no segments: audit with by='column', e.g. out.sms.audit(by='city')")
         if name not in TABLES:
-            raise ValueError(f"no table {name!r}; choose one of {', '.join(self.tables)}")
+            raise InvalidValue(f"no table {name!r}; choose one of {', '.join(self.tables)}")
         return getattr(self, name).copy()
 
     @cached_property
@@ -582,7 +583,7 @@ def from_frame(
     {'sent': 3, 'rejected': 1}
     """
     if "sms_status" not in frame.columns:
-        raise ValueError(
+        raise InvalidValue(
             "not a result frame (no sms_status column): audit the frame returned by "
             "df.sms.send(...) or df.sms.schedule(...)"
         )
@@ -590,7 +591,7 @@ def from_frame(
         sent_with = frame.attrs.get("smsframe", {})
         journal, campaign = sent_with.get("journal"), sent_with.get("campaign")
     if (journal is None) != (campaign is None):
-        raise ValueError("pass both journal= and campaign= (or neither)")
+        raise InvalidValue("pass both journal= and campaign= (or neither)")
     rows = frame.copy()
     for column, dtype in (
         ("sms_phone", "string"),
@@ -634,6 +635,7 @@ def from_frame(
     return Audit(rows, cost, campaign=campaign, by=by, source=source)
 
 
+@raises_usage_errors_short
 def from_journal(
     journal: _journal.Journal | str, campaign: str, *, by: str | Sequence[str] | None = None
 ) -> Audit:
@@ -692,6 +694,7 @@ def from_journal(
     return Audit(rows, _cost_from_calls(calls, info), campaign=campaign, by=by, source=source)
 
 
+@raises_usage_errors_short
 def audit(
     journal: _journal.Journal | str, campaign: str, *, by: str | Sequence[str] | None = None
 ) -> Audit:
@@ -779,7 +782,7 @@ def _campaign_info(journal: _journal.Journal, campaign: str) -> dict:
     if info is None:
         names = list(journal.campaigns().get("name", []))
         known = ", ".join(map(repr, names)) if names else "none"
-        raise ValueError(f"no campaign {campaign!r} in {journal!r}; its campaigns: {known}")
+        raise InvalidValue(f"no campaign {campaign!r} in {journal!r}; its campaigns: {known}")
     return info
 
 
@@ -957,12 +960,9 @@ def chart_font() -> tuple[str, str] | None:
         try:
             from pylopdf_fonts_zh_cn import sans_path
         except ImportError:
-            import warnings
-
-            warnings.warn(
+            warn(
                 f"{CHART_FONT_PACKAGE} is not installed: Chinese text in the audit's charts "
-                f"may show as boxes (pip install {CHART_FONT_PACKAGE})",
-                stacklevel=4,  # the caller of Audit.plot
+                f"may show as boxes (pip install {CHART_FONT_PACKAGE})"
             )
             _chart_font.update(family="", path="")
         else:

@@ -12,14 +12,20 @@ journal stops answering, it is built from what this run knows, and raised with t
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from smsframe import binding
 from smsframe.client import SmsClient
-from smsframe.errors import CampaignInterrupted, InsufficientBalance, JournalError, SmsError
+from smsframe.errors import (
+    CampaignInterrupted,
+    InsufficientBalance,
+    InvalidValue,
+    JournalError,
+    SmsError,
+    warn,
+)
 from smsframe.journal import MAX_NAME, Content, Journal, Lease
 from smsframe.options import RunOptions
 from smsframe.outcomes import (
@@ -58,7 +64,7 @@ def execute(
         or len(campaign) > MAX_NAME
         or not campaign.isprintable()  # no control character, NUL or lone surrogate
     ):
-        raise ValueError(
+        raise InvalidValue(
             f"campaign must be a name of 1 to {MAX_NAME} printable characters, e.g. "
             f"campaign='nov-promo'; got {campaign!r}"
         )
@@ -94,7 +100,7 @@ def execute(
         error.result = result
         raise error
     if run.stop_token:  # stopped early: an account refusal, or the lease lost
-        warnings.warn(f"{run.stop_reason}; {skipped} rows not sent", stacklevel=4)
+        warn(f"{run.stop_reason}; {skipped} rows not sent")
     return result
 
 
@@ -102,11 +108,10 @@ def _warn_if_all_rejected(plan: Plan) -> None:
     rejected = plan.rejected()
     if len(plan.rows) and int(rejected.sum()) == len(plan.rows):
         reason, count = rejected.index[0], int(rejected.iloc[0])
-        warnings.warn(
+        warn(
             f"nothing to send: all {len(plan.rows)} rows are rejected by the pre-flight "
             f"checks, {count} of them {reason} ({PLAN_TEXT.get(reason, reason)}); "
-            "sms_detail says why for each row",
-            stacklevel=4,
+            "sms_detail says why for each row"
         )
 
 

@@ -13,6 +13,7 @@ SendResult(operation='SendMessage', state=1, status='sent', ..., failed_phones=[
 from __future__ import annotations
 
 import contextlib
+import http
 import logging
 import os
 import socket
@@ -553,8 +554,8 @@ class SmsClient:
                     "nothing was sent, it is safe to try again"
                 ) from None
             raise OutcomeUnknown(
-                f"{operation}: the connection dropped after the request was sent "
-                f"({self.scrub(error, params)}); it may have been processed",
+                f"{operation}: the connection dropped after the request was sent, before "
+                f"an answer came ({_kind(error)}); it may have been processed",
                 transport=True,
             ) from None
         except requests.exceptions.Timeout:
@@ -568,6 +569,13 @@ class SmsClient:
             # write): the request never left.
             raise InvalidRequest(
                 f"{operation}: invalid request, nothing sent: {self.scrub(error, params)}"
+            ) from None
+        except zeep.exceptions.TransportError as error:
+            raise OutcomeUnknown(
+                f"{operation}: the provider's answer could not be read: it answered HTTP "
+                f"{_http_status(error.status_code)} instead of a SOAP answer; the request "
+                "may have been processed",
+                transport=True,
             ) from None
         except _UNREADABLE as error:
             raise OutcomeUnknown(
@@ -617,3 +625,28 @@ def _timestamp(value: int) -> int:
             f"timestamp must be a non-negative int (seconds since 1970), got {value!r}"
         )
     return value
+
+
+def _http_status(code: int) -> str:
+    """``500 (Internal Server Error)``."""
+    try:
+        return f"{code} ({http.HTTPStatus(code).phrase})"
+    except ValueError:
+        return str(code)
+
+
+def _kind(error: BaseException) -> str:
+    """What went wrong with a connection, in words, from the innermost cause's name."""
+    inner: BaseException = error
+    for arg in getattr(error, "args", ()):
+        if isinstance(arg, BaseException):
+            inner = arg
+    while inner.args and isinstance(inner.args[-1], BaseException):
+        inner = inner.args[-1]
+    words = {
+        "RemoteDisconnected": "the provider closed the connection without answering",
+        "ConnectionResetError": "the connection was reset",
+        "IncompleteRead": "the answer was cut short",
+        "ProtocolError": "the answer broke the HTTP protocol",
+    }
+    return words.get(type(inner).__name__, type(inner).__name__)

@@ -3,6 +3,11 @@
 ::
 
     SmsError
+    ├── UsageError            the call cannot run as written (an option, a column, a template)
+    │   ├── InvalidValue      ... also a ValueError
+    │   ├── InvalidType       ... also a TypeError
+    │   ├── MissingColumn     ... also a KeyError
+    │   └── MissingFile       ... also a FileNotFoundError
     ├── AccountError          the provider refused the account (.code, .meaning): fix it first
     ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
     ├── CampaignBusy          another process is sending the same campaign right now
@@ -24,11 +29,18 @@ flight are finished and journaled, and ``error.result`` is the partial result fr
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from smsframe.codes import Code
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     import pandas as pd
 
 
@@ -37,6 +49,62 @@ class SmsError(Exception):
 
     #: The partial result of a campaign that stopped with this error (else None).
     result: pd.DataFrame | None = None
+
+
+class UsageError(SmsError):
+    """The call cannot run as written: an option, a column or a template is wrong; nothing
+    was read or sent. Raised from the public call with a short traceback (the error is
+    the caller's, not smsframe's); the message says what to change."""
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Warn at the caller's line: the first frame outside smsframe (a notebook cell)."""
+    level = 2  # warn's caller
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def raises_usage_errors_short(function: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a public call: a :class:`UsageError` it raises is raised from it, its
+    traceback trimmed to the caller's line and this one (a notebook shows the message,
+    not smsframe's insides). Any other error keeps its whole traceback."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except UsageError as error:
+            raise error.with_traceback(None) from None
+
+    return call
+
+
+class InvalidValue(UsageError, ValueError):
+    """An argument has a value smsframe cannot use."""
+
+
+class InvalidType(UsageError, TypeError):
+    """An argument is of a type smsframe cannot use."""
+
+
+class MissingColumn(UsageError, KeyError):
+    """A column the call names is not in the frame."""
+
+    def __str__(self) -> str:  # a message, not KeyError's quoted key
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingFile(UsageError, FileNotFoundError):
+    """A file the call names does not exist."""
 
 
 class AccountError(SmsError):

@@ -31,6 +31,7 @@ Columns added per row (same index as the frame):
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 import string
 from collections.abc import Iterable
@@ -42,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 # one text dtype policy for every column smsframe adds
+from smsframe.errors import InvalidType, InvalidValue, MissingFile
 from smsframe.phones import _MISSING_TEXT, _text_column
 
 __all__ = [
@@ -144,11 +146,11 @@ _FIELD_ROOT = re.compile(r"([^.\[]*)(.*)", re.DOTALL)
 def _parse(message: str, columns: pd.Index | None) -> _Template:
     """Split a template into literals and fields; check each field names a column."""
     if not isinstance(message, str):
-        raise TypeError(f"message must be a str, got {type(message).__name__}")
+        raise InvalidType(f"message must be a str, got {type(message).__name__}")
     try:
         pieces = list(string.Formatter().parse(message))
     except ValueError as error:
-        raise ValueError(
+        raise InvalidValue(
             f"message is not a valid template ({error}); write {{{{ and }}}} for literal braces"
         ) from None
     literals, fields, nested = [""], [], []
@@ -158,7 +160,7 @@ def _parse(message: str, columns: pd.Index | None) -> _Template:
             continue
         spec = spec or ""
         if conversion not in (None, "r", "s", "a"):
-            raise ValueError(f"message template field {{{name}!{conversion}}}: use !r, !s or !a")
+            raise InvalidValue(f"message template field {{{name}!{conversion}}}: use !r, !s or !a")
         root, rest = _FIELD_ROOT.fullmatch(name).groups()
         fields.append(_Field(_root(root, columns), name, conversion, spec, not rest))
         literals.append("")
@@ -171,7 +173,7 @@ def _parse(message: str, columns: pd.Index | None) -> _Template:
 
 def _root(root: str, columns: pd.Index | None) -> Any:
     if root == "":
-        raise ValueError("message template has an empty field {}: name a column, as in {name}")
+        raise InvalidValue("message template has an empty field {}: name a column, as in {name}")
     return root if columns is None else _column(root, columns)
 
 
@@ -180,9 +182,12 @@ def _column(root: str, columns: pd.Index) -> Any:
         return root
     if root.isdigit() and int(root) in columns:
         return int(root)
-    raise ValueError(
-        f"message template field {{{root}}} names no column of the frame; "
-        f"columns are {list(columns)} (write {{{{ and }}}} for literal braces)"
+    theirs = [c for c in columns if not str(c).startswith("sms_")]  # not smsframe's own
+    near = difflib.get_close_matches(root, [str(c) for c in theirs], n=1)
+    hint = f"did you mean {{{near[0]}}}? " if near else ""
+    raise InvalidValue(
+        f"message template field {{{root}}} names no column of the frame; {hint}"
+        f"its columns are {theirs} (write {{{{ and }}}} for literal braces)"
     )
 
 
@@ -249,7 +254,7 @@ def _render(frame: pd.DataFrame, template: _Template) -> tuple[np.ndarray, np.nd
     for column in template.columns:
         values = frame[column]
         if isinstance(values, pd.DataFrame):
-            raise ValueError(f"several columns are named {column!r}; rename them first")
+            raise InvalidValue(f"several columns are named {column!r}; rename them first")
         columns[column] = values
         missing |= values.isna().to_numpy()
     if all(f.simple for f in template.fields):
@@ -304,7 +309,7 @@ def banned_keywords(keywords: Iterable[str] | str | Path | None) -> list[str]:
     ):
         path = Path(keywords)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise MissingFile(
                 f"keywords={str(keywords)!r} looks like a file of keywords but there is no "
                 "such file; pass its path, or a list of words such as keywords=['最低价']"
             )
@@ -315,7 +320,7 @@ def banned_keywords(keywords: Iterable[str] | str | Path | None) -> list[str]:
     keywords = list(dict.fromkeys(keywords))
     for keyword in keywords:
         if not isinstance(keyword, str) or not keyword or "\x00" in keyword:
-            raise ValueError(f"a banned keyword must be a non-empty str, got {keyword!r}")
+            raise InvalidValue(f"a banned keyword must be a non-empty str, got {keyword!r}")
     return keywords
 
 

@@ -13,7 +13,7 @@ Examples
 >>> PlanOptions(chunk_size=5000)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-ValueError: chunk_size must be between 1 and 1000 ..., got 5000
+smsframe.errors.InvalidValue: chunk_size must be between 1 and 1000 ..., got 5000
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from smsframe.errors import InvalidType, InvalidValue
 from smsframe.message import banned_keywords
 from smsframe.phones import check_region
 
@@ -68,28 +69,28 @@ class PlanOptions:
 
     def __post_init__(self) -> None:
         if not isinstance(self.phone, str) or not self.phone:
-            raise TypeError(f"phone must be the name of a column, got {self.phone!r}")
+            raise InvalidType(f"phone must be the name of a column, got {self.phone!r}")
         check_region(self.region)
         if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int):
-            raise TypeError(f"chunk_size must be an int, got {self.chunk_size!r}")
+            raise InvalidType(f"chunk_size must be an int, got {self.chunk_size!r}")
         if not 1 <= self.chunk_size <= MAX_CHUNK:
-            raise ValueError(
+            raise InvalidValue(
                 f"chunk_size must be between 1 and {MAX_CHUNK} (the provider's limit of "
                 f"numbers per call), got {self.chunk_size}"
             )
         object.__setattr__(self, "keywords", tuple(banned_keywords(self.keywords)))
         if self.ext is not None and self.at is not None:
-            raise ValueError(
+            raise InvalidValue(
                 "the provider has no operation that schedules a send with an extension "
                 "number: send with ext=..., or schedule with at=..., not both"
             )
         if isinstance(self.at, date) and not isinstance(self.at, datetime):
-            raise TypeError(
+            raise InvalidType(
                 f"at={self.at!r} is a date without a time: pass a datetime, e.g. "
                 f"datetime({self.at.year}, {self.at.month}, {self.at.day}, 9, 0)"
             )
         if not isinstance(self.margin, timedelta) or self.margin < timedelta(0):
-            raise ValueError(f"margin must be a timedelta >= 0, got {self.margin!r}")
+            raise InvalidValue(f"margin must be a timedelta >= 0, got {self.margin!r}")
 
     def replace(self, **changes: object) -> PlanOptions:
         """A copy with ``changes``, validated again."""
@@ -124,6 +125,6 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int):
-            raise TypeError(f"workers must be an int, got {self.workers!r}")
+            raise InvalidType(f"workers must be an int, got {self.workers!r}")
         if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
+            raise InvalidValue(f"workers must be >= 1, got {self.workers}")

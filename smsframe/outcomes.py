@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from smsframe.codes import CHINA, STATUSES, decode
+from smsframe.errors import InvalidValue
 
 # Every column smsframe writes into a frame it returns.
 OUTPUT_COLUMNS = [
@@ -72,7 +73,7 @@ def refuse_output_columns(frame: pd.DataFrame) -> None:
     one smsframe writes (e.g. a result frame given back as contacts)."""
     taken = [column for column in OUTPUT_COLUMNS if column in frame.columns]
     if taken:
-        raise ValueError(
+        raise InvalidValue(
             f"the input already has column(s) {', '.join(taken)}, which smsframe writes its "
             "results to: rename or drop them first (df.drop(columns=[...])). To send a "
             "campaign again, give it the original contacts, not a result frame"

@@ -64,6 +64,8 @@ from phonenumbers import (
     ValidationResult,
 )
 
+from smsframe.errors import InvalidValue, MissingColumn
+
 __all__ = [
     "PROVIDER_COUNTRY_CODE",
     "REASONS",
@@ -1362,7 +1364,7 @@ def normalize(
 def check_region(region: str) -> str:
     """``region`` in capitals, or a ValueError saying what a region is."""
     if not isinstance(region, str) or region.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(
+        raise InvalidValue(
             f"region must be an ISO 3166 code phonenumbers knows (such as 'CN'), got {region!r}"
         )
     return region.upper()
@@ -1559,13 +1561,13 @@ def normalize_frame(
     1   李娜          NaN  not_mobile
     """
     if phone not in frame.columns:
-        raise KeyError(
+        raise MissingColumn(
             f"no column {phone!r} in the frame; pass phone=<the column holding the numbers> "
             f"(columns: {list(frame.columns)})"
         )
     column = frame[phone]
     if isinstance(column, pd.DataFrame):
-        raise ValueError(f"several columns are named {phone!r}; rename them first")
+        raise InvalidValue(f"several columns are named {phone!r}; rename them first")
     result = normalize(column, region, dedupe=dedupe)
     return frame.assign(**{name: result[name] for name in result.columns})
 

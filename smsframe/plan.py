@@ -19,6 +19,7 @@ import pandas as pd
 
 from smsframe import message as messages
 from smsframe import phones, preflight
+from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.keys import digest
 from smsframe.options import MAX_CHUNK, PlanOptions, RunOptions
 from smsframe.outcomes import KIND_STATUSES, is_missing, refuse_output_columns, text_column
@@ -105,6 +106,7 @@ class Plan:
         counts = rejected.value_counts()
         return counts[counts > 0].rename("rejected")
 
+    @raises_usage_errors_short
     def send(
         self,
         client: SmsClient,
@@ -145,7 +147,7 @@ class Plan:
         limit = pd.Timestamp.now(tz="UTC") + self.options.margin
         late = int((times < limit).sum())
         if late:
-            raise ValueError(
+            raise InvalidValue(
                 f"{late} rows of this plan are now scheduled closer than its margin "
                 f"({self.options.margin}) or in the past: plan it again"
             )
@@ -166,7 +168,8 @@ class Plan:
     def _repr_html_(self) -> str:
         s = self.summary()
         cells = "".join(
-            f"<tr><th>{k}</th><td>{v:,}</td><td>{SUMMARY_UNITS[k]}</td></tr>" for k, v in s.items()
+            f"<tr><th>{k}</th><td>{v:,}</td><td>{SUMMARY_UNITS[str(k)]}</td></tr>"
+            for k, v in s.items()
         )
         rejected = "".join(
             f"<tr><th>{escape(str(reason))}</th><td>{n}</td></tr>"

@@ -8,13 +8,13 @@ aware one is converted to it.
 from __future__ import annotations
 
 import re
-import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from smsframe.codes import CHINA
+from smsframe.errors import InvalidType, InvalidValue, MissingColumn, warn
 from smsframe.options import DEFAULT_MARGIN
 
 EXT = re.compile(r"[0-9]{1,6}")
@@ -33,10 +33,10 @@ def _column_or_constant(frame: pd.DataFrame, value: object, what: str) -> pd.Ser
     if isinstance(value, str) and value in frame.columns:
         column = frame[value]
         if isinstance(column, pd.DataFrame):
-            raise ValueError(f"several columns are named {value!r}; rename them first")
+            raise InvalidValue(f"several columns are named {value!r}; rename them first")
         return column
     if isinstance(value, pd.Series):
-        raise TypeError(f"pass {what} as a column name or one value, not a Series")
+        raise InvalidType(f"pass {what} as a column name or one value, not a Series")
     return pd.Series([value] * len(frame), index=frame.index, dtype=object)
 
 
@@ -107,13 +107,12 @@ def _warn_if_naive(values: pd.Series, times: pd.Series) -> None:
         return
     first = times[known].iloc[0]
     local = first.tz_convert(here.tzinfo)
-    warnings.warn(
+    warn(
         f"at={naive[0]!s} has no time zone, so it is read as China Standard Time (the "
         f"provider's clock): {first:%Y-%m-%d %H:%M} in China is {local:%Y-%m-%d %H:%M} on this "
         f"machine's clock ({here.tzname()}). To be explicit, pass an aware time, e.g. "
         "datetime.now(ZoneInfo('Asia/Shanghai')) + timedelta(hours=1)",
         NaiveTimeWarning,
-        stacklevel=5,  # the user's call of df.sms.plan / schedule
     )
 
 
@@ -134,7 +133,7 @@ def schedule_column(
     """
     if isinstance(at, str) and at not in frame.columns:
         if china_times(pd.Series([at])).isna().all():
-            raise KeyError(
+            raise MissingColumn(
                 f"at={at!r} is neither a column nor a date and time; pass a datetime, "
                 "a text such as '2030-01-01 09:00' (China Standard Time) or a column name"
             )

@@ -18,6 +18,7 @@ from datetime import datetime
 import matplotlib
 import pandas as pd
 import pytest
+from frames import contacts
 from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.text import Text
@@ -32,17 +33,10 @@ BANNED = "赌博"
 CJK_FONT = str(sans_path())  # the OFL font file of the package smsframe depends on
 
 
-def contacts(n: int = 30) -> pd.DataFrame:
+def city_contacts(n: int = 30) -> pd.DataFrame:
     """``n`` contacts in three Chinese cities; rows 0-3 carry a banned word (-13), rows
     4-5 no phone number at all (rejected before sending)."""
-    frame = pd.DataFrame(
-        {
-            "name": [f"客户{i}" for i in range(n)],
-            "phone": [f"139{i:08d}" for i in range(n)],
-            "offer": ["双十一满200减30"] * n,
-            "city": [CITIES[i % len(CITIES)] for i in range(n)],
-        }
-    )
+    frame = contacts(n, "139", name="客户{i}", offer=["双十一满200减30"], city=CITIES)
     frame.loc[0:3, "offer"] = f"{BANNED}大奖"
     frame.loc[4:5, "phone"] = "hello"
     return frame
@@ -52,7 +46,7 @@ def contacts(n: int = 30) -> pd.DataFrame:
 def out(sim, sms_client, journal) -> pd.DataFrame:
     """The result frame of a small real campaign on the simulator."""
     sim.set_keywords([BANNED])
-    return contacts().sms.send(
+    return city_contacts().sms.send(
         sms_client,
         message="您好{name}，{offer}",
         campaign=CAMPAIGN,

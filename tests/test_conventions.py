@@ -7,28 +7,26 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe  # noqa: F401  (registers df.sms)
 from smsframe.codes import CHINA
 
 
-def contacts() -> pd.DataFrame:
-    return pd.DataFrame(
-        {"name": ["王伟", "李娜", "张敏"], "phone": ["13800138000", "hello", "13900139000"]}
-    )
+def mixed() -> pd.DataFrame:
+    """Three contacts, the second with no phone number (rejected)."""
+    return contacts(3, name=["王伟", "李娜", "张敏"], phone=["13800138000", "hello", "13900139000"])
 
 
 @pytest.fixture
 def sent(sms_client, journal) -> pd.DataFrame:
-    return contacts().sms.send(
-        sms_client, "您好{name}", campaign="c", journal=journal, progress=False
-    )
+    return mixed().sms.send(sms_client, "您好{name}", campaign="c", journal=journal, progress=False)
 
 
 @pytest.fixture
 def scheduled(sms_client, journal) -> pd.DataFrame:
     at = pd.Timestamp.now(tz=CHINA) + timedelta(days=1)
-    return contacts().sms.schedule(
+    return mixed().sms.schedule(
         sms_client, "明早见", at=at, campaign="s", journal=journal, progress=False
     )
 
@@ -48,7 +46,7 @@ def test_statuses_are_those_the_kind_of_frame_can_hold(sent, scheduled):
         "unknown",
         "skipped",
     ]
-    plan = contacts().sms.plan("hi")
+    plan = mixed().sms.plan("hi")
     assert list(plan.rows["sms_status"].cat.categories) == ["pending", "rejected"]
     assert "pending" not in sent["sms_status"].value_counts().index
 
@@ -56,7 +54,7 @@ def test_statuses_are_those_the_kind_of_frame_can_hold(sent, scheduled):
 def test_text_columns_share_one_dtype(sent):
     text = ["name", "sms_phone", "sms_message", "sms_detail"]
     assert len({str(sent[column].dtype) for column in text}) == 1
-    plan = contacts().sms.plan("hi")
+    plan = mixed().sms.plan("hi")
     assert str(plan.rows["sms_detail"].dtype) == str(plan.rows["sms_message"].dtype)
 
 
@@ -72,11 +70,11 @@ def test_an_audit_shows_no_private_columns(sent):
 
 
 def test_a_call_table_reads_from_what_a_person_looks_for(sent):
-    calls = contacts().sms.plan("hi").calls
+    calls = mixed().sms.plan("hi").calls
     assert list(calls.columns[:5]) == ["operation", "message", "recipients", "parts", "cost"]
     assert list(calls.columns[-2:]) == ["group_key", "message_hash"]
 
 
 def test_the_plans_html_gives_units():
-    html = contacts().sms.plan("hi")._repr_html_()
+    html = mixed().sms.plan("hi")._repr_html_()
     assert "messages charged at most" in html and "SMS parts per message" in html

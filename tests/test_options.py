@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe  # noqa: F401  (registers df.sms)
 from smsframe.accessor import SmsAccessor
@@ -28,9 +29,7 @@ EXPECTED = {
 
 
 def frame(n: int = 3) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"name": [f"客户{i}" for i in range(n)], "phone": [f"139{i:08d}" for i in range(n)]}
-    )
+    return contacts(n, "139", name="客户{i}")
 
 
 @pytest.mark.parametrize("method", sorted(EXPECTED))

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from frames import contacts
 
 import smsframe  # noqa: F401  (registers df.sms)
 from smsframe.codes import CHINA
@@ -30,15 +31,11 @@ def clock_in(monkeypatch):
     time.tzset()
 
 
-def contacts(n: int = 3) -> pd.DataFrame:
-    return pd.DataFrame({"phone": [f"139{i:08d}" for i in range(n)]})
-
-
 def test_a_naive_time_on_a_utc_machine_says_it_was_read_as_china_time(clock_in):
     clock_in("UTC")
     an_hour_from_now = datetime.now() + timedelta(hours=1)  # UTC wall clock
     with pytest.warns(NaiveTimeWarning, match="read as China Standard Time") as caught:
-        plan = contacts().sms.plan("明早见", at=an_hour_from_now)
+        plan = contacts(3, "139").sms.plan("明早见", at=an_hour_from_now)
     assert caught[0].filename == __file__  # points at the user's line
     assert "UTC" in str(caught[0].message)
     # An hour from now in UTC is seven hours ago in China: every row is in the past.
@@ -48,7 +45,7 @@ def test_a_naive_time_on_a_utc_machine_says_it_was_read_as_china_time(clock_in):
 def test_a_text_time_is_naive_too(clock_in):
     clock_in("Europe/Berlin")
     with pytest.warns(NaiveTimeWarning, match="2031-01-01 09:00 in China is 2031-01-01 02:00"):
-        contacts().sms.plan("明早见", at="2031-01-01 09:00")
+        contacts(3, "139").sms.plan("明早见", at="2031-01-01 09:00")
 
 
 @pytest.mark.parametrize(
@@ -63,7 +60,7 @@ def test_an_aware_time_needs_no_warning(clock_in, at):
     clock_in("UTC")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        plan = contacts().sms.plan("明早见", at=at)
+        plan = contacts(3, "139").sms.plan("明早见", at=at)
     assert plan.rows["sms_scheduled_for"].iloc[0] == pd.Timestamp("2031-01-01 09:00", tz=CHINA)
 
 
@@ -71,34 +68,36 @@ def test_no_warning_where_the_clock_is_chinas(clock_in):
     clock_in("Asia/Shanghai")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        contacts().sms.plan("明早见", at=datetime(2031, 1, 1, 9))
+        contacts(3, "139").sms.plan("明早见", at=datetime(2031, 1, 1, 9))
 
 
 def test_a_column_of_naive_times_warns_too(clock_in):
     clock_in("UTC")
-    frame = contacts(2).assign(t=["2031-01-01 09:00", "2031-01-02 09:00"])
+    frame = contacts(2, "139").assign(t=["2031-01-01 09:00", "2031-01-02 09:00"])
     with pytest.warns(NaiveTimeWarning):
-        contacts(2).assign(t=frame["t"]).sms.plan("明早见", at="t")
+        contacts(2, "139").assign(t=frame["t"]).sms.plan("明早见", at="t")
 
 
 def test_a_bare_date_is_refused_with_a_time_to_add():
     with pytest.raises(TypeError, match=r"a date without a time.*datetime\(2030, 1, 1, 9, 0\)"):
-        contacts().sms.plan("明早见", at=date(2030, 1, 1))
+        contacts(3, "139").sms.plan("明早见", at=date(2030, 1, 1))
 
 
 def test_too_soon_states_the_margin():
     soon = datetime.now(CHINA) + timedelta(minutes=1)
-    plan = contacts(1).sms.plan("明早见", at=soon)
+    plan = contacts(1, "139").sms.plan("明早见", at=soon)
     assert plan.rows["sms_reason"].iloc[0] == "schedule_too_soon"
     assert "less than 2 minutes ahead" in plan.rows["sms_detail"].iloc[0]
-    plan = contacts(1).sms.plan("明早见", at=soon + timedelta(minutes=5), margin=timedelta(hours=1))
+    plan = contacts(1, "139").sms.plan(
+        "明早见", at=soon + timedelta(minutes=5), margin=timedelta(hours=1)
+    )
     assert "less than 60 minutes ahead" in plan.rows["sms_detail"].iloc[0]
 
 
 def test_a_schedule_that_sends_nothing_says_so(sim, sms_client, journal):
     past = datetime.now(CHINA) - timedelta(hours=1)
     with pytest.warns(UserWarning, match="nothing to send: all 3 rows .* 3 of them schedule_in"):
-        out = contacts().sms.schedule(
+        out = contacts(3, "139").sms.schedule(
             sms_client, "明早见", at=past, campaign="late", journal=journal, progress=False
         )
     assert set(out["sms_status"]) == {"rejected"}
