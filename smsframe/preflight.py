@@ -98,11 +98,7 @@ def _warn_if_naive(values: pd.Series, times: pd.Series) -> None:
     if here.utcoffset() == datetime.now(CHINA).utcoffset():
         return
     known = times.notna().to_numpy()
-    naive = [
-        value
-        for value in values[known].head(1000)
-        if not isinstance(value, pd.Timestamp | datetime) or value.tzinfo is None
-    ]
+    naive = [value for value in values[known].head(1000) if _naive(value)]
     if not naive:
         return
     first = times[known].iloc[0]
@@ -114,6 +110,14 @@ def _warn_if_naive(values: pd.Series, times: pd.Series) -> None:
         "datetime.now(ZoneInfo('Asia/Shanghai')) + timedelta(hours=1)",
         NaiveTimeWarning,
     )
+
+
+def _naive(value: object) -> bool:
+    """Whether a time (a datetime, or a text such as "2030-01-01 09:00") has no zone."""
+    try:
+        return pd.Timestamp(value).tzinfo is None  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return False
 
 
 def schedule_column(
