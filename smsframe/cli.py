@@ -33,11 +33,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-import sqlalchemy as sa
-
 from smsframe import __version__
-from smsframe.errors import JournalError, SmsError, UsageError
-from smsframe.journal import JOURNAL_ENV, as_url, default_url, masked
+from smsframe.errors import InvalidValue, JournalError, SmsError, UsageError
+from smsframe.journal import JOURNAL_ENV, Address, address, as_url, default_url, masked
 
 DESCRIPTION = (
     "Send, schedule and audit SMS campaigns from pandas. This command runs a demo, "
@@ -375,46 +373,23 @@ def _journal(given: str | None, *, to_read: bool) -> str:
             url = as_url(text)
         except JournalError as error:  # a URL whose password is masked
             raise CommandError(str(error)) from None
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        raise CommandError(
-            f"{origin} is not a URL: give a file path, or a URL such as {_URL_EXAMPLES}"
-        ) from None
     shown = masked(url)
-    kind = parsed.drivername.partition("+")[0]
-    if kind == "postgres":
-        raise CommandError(
-            f"{origin} {shown}: SQLAlchemy knows no 'postgres://': write "
-            f"postgresql://{shown.partition('://')[2]}"
-        )
     try:
-        dialect = parsed.get_dialect()
-    except sa.exc.NoSuchModuleError:
-        raise CommandError(
-            f"{origin} {shown}: no database is called {parsed.drivername!r}: give a file "
-            f"path, or a URL such as {_URL_EXAMPLES}"
-        ) from None
-    try:
-        dialect.import_dbapi()
-    except ImportError as error:
-        raise CommandError(
-            f"{origin} {shown}: the Python driver of {parsed.drivername} is not installed "
-            f"({error}): install it, or give another journal"
-        ) from None
-    if kind == "sqlite":
-        _check_sqlite(parsed, origin, shown, to_read)
+        where = address(url)
+    except InvalidValue as error:
+        raise CommandError(f"{origin} {shown}: {error}") from None
+    if where.kind == "sqlite":
+        _check_sqlite(where, origin, shown, to_read)
     return url
 
 
-def _check_sqlite(parsed: sa.URL, origin: str, shown: str, to_read: bool) -> None:
-    database = parsed.database or ""
-    if parsed.host or database in ("", ":memory:"):  # sqlite://x.sqlite: two slashes
+def _check_sqlite(where: Address, origin: str, shown: str, to_read: bool) -> None:
+    path = where.file
+    if path is None:  # sqlite://x.sqlite: two slashes
         raise CommandError(
             f"{origin} {shown} names no file: write sqlite:/// (three slashes) then the "
             "file's path, or give the path alone"
         )
-    path = Path(database.removeprefix("file:")).expanduser()  # a SQLite URI: file:PATH
     if path.is_dir():
         raise CommandError(
             f"{origin} {path} is a folder, not a journal: give a file, e.g. "

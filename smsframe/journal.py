@@ -56,7 +56,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from smsframe.codes import CHINA
-from smsframe.errors import CampaignBusy, JournalError
+from smsframe.errors import CampaignBusy, InvalidValue, JournalError
 from smsframe.keys import campaign_key
 from smsframe.outcomes import NO_OUTCOME, RECIPIENT_COLUMNS, Recipients, recipients_of
 
@@ -1237,6 +1237,49 @@ def as_url(where: str | Path) -> str:
             "password): pass journal= with its full URL"
         )
     return text
+
+
+@dataclass(frozen=True)
+class Address:
+    """What a journal's URL names, read without connecting (:func:`address`)."""
+
+    url: str
+    kind: str  # the database: sqlite, postgresql...
+    driver: str  # as the URL spells it: sqlite, postgresql+psycopg...
+    file: Path | None  # SQLite's file; None for another database or none named
+
+
+def address(url: str) -> Address:
+    """Check ``url`` without connecting: raise :class:`InvalidValue`, in words, for what
+    is not a URL, an unknown database, or one whose Python driver is not installed."""
+    examples = "sqlite:///path/journal.sqlite or postgresql://user@host/database"
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        raise InvalidValue(f"not a URL: give a file path, or a URL such as {examples}") from None
+    kind = parsed.drivername.partition("+")[0]
+    if kind == "postgres":
+        raise InvalidValue(
+            f"SQLAlchemy knows no 'postgres://': write postgresql://{masked(url).partition('://')[2]}"
+        )
+    try:
+        dialect = parsed.get_dialect()
+    except sa.exc.NoSuchModuleError:
+        raise InvalidValue(
+            f"no database is called {parsed.drivername!r}: give a file path, or a URL "
+            f"such as {examples}"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as error:
+        raise InvalidValue(
+            f"the Python driver of {parsed.drivername} is not installed ({error}): install "
+            "it, or give another journal"
+        ) from None
+    database = parsed.database or ""
+    named = kind == "sqlite" and not parsed.host and database not in ("", ":memory:")
+    file = Path(database.removeprefix("file:")).expanduser() if named else None  # file:PATH
+    return Address(url, kind, parsed.drivername, file)
 
 
 def existing(url: str | None = None) -> Journal:
