@@ -31,7 +31,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("SMSFRAME_TEST_CHROMIUM", "/usr/bin/chromium")  # Debian's
 KERNEL = "smsframe-test"
 PASSWORD = "Brw-s3cret-pw"
 PHONES = ["13800138000", "13900000001", "13700000002", "15000000003", "18600000004"]
