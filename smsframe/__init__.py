@@ -1,9 +1,15 @@
 """smsframe: send, schedule and audit SMS campaigns from pandas DataFrames.
 
-Importing the package registers the ``df.sms`` accessor.
+Importing the package registers the ``df.sms`` accessor. The client (zeep), the
+journal (SQLAlchemy), the panels (ipywidgets) and the charts (matplotlib) are
+imported when first used, so that ``import smsframe`` costs little more than pandas.
 """
 
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("smsframe")
@@ -11,23 +17,78 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 from smsframe import accessor as _accessor  # noqa: F401  (registers df.sms)
-from smsframe.audits import Audit, audit
-from smsframe.client import Balance, SendResult, SmsClient
 from smsframe.errors import (
     AccountError,
     CampaignBusy,
     CampaignInterrupted,
     CampaignMismatch,
     InsufficientBalance,
+    InvalidRequest,
+    InvalidType,
+    InvalidValue,
     JournalError,
+    MissingColumn,
+    MissingFile,
     OutcomeUnknown,
     ProviderUnavailable,
     SmsError,
     UntrustedHost,
+    UsageError,
 )
 from smsframe.message import parts, render
 from smsframe.phones import normalize
-from smsframe.widgets import BalancePanel, SchedulePanel
+
+if TYPE_CHECKING:
+    from smsframe.audits import Audit, audit
+    from smsframe.client import Balance, SendResult, SmsClient
+    from smsframe.widgets import BalancePanel, SchedulePanel
+
+# Public names whose module is imported on first use: name -> module.
+_LAZY = {
+    "Audit": "smsframe.audits",
+    "audit": "smsframe.audits",
+    "Balance": "smsframe.client",
+    "SendResult": "smsframe.client",
+    "SmsClient": "smsframe.client",
+    "BalancePanel": "smsframe.widgets",
+    "SchedulePanel": "smsframe.widgets",
+}
+_SUBMODULES = {
+    "audits",
+    "binding",
+    "campaign",
+    "charts",
+    "cli",
+    "client",
+    "codes",
+    "demo",
+    "journal",
+    "keys",
+    "options",
+    "outcomes",
+    "plan",
+    "preflight",
+    "runner",
+    "sample",
+    "simulator",
+    "widgets",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``smsframe.SmsClient``, ``smsframe.journal``...: imported on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"smsframe.{name}")
+    raise AttributeError(f"module 'smsframe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, *_SUBMODULES})
+
 
 __all__ = [
     "AccountError",
@@ -38,7 +99,12 @@ __all__ = [
     "CampaignInterrupted",
     "CampaignMismatch",
     "InsufficientBalance",
+    "InvalidRequest",
+    "InvalidType",
+    "InvalidValue",
     "JournalError",
+    "MissingColumn",
+    "MissingFile",
     "OutcomeUnknown",
     "ProviderUnavailable",
     "SchedulePanel",
@@ -46,6 +112,7 @@ __all__ = [
     "SmsClient",
     "SmsError",
     "UntrustedHost",
+    "UsageError",
     "__version__",
     "audit",
     "normalize",

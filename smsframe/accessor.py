@@ -2,7 +2,8 @@
 
 Importing :mod:`smsframe` registers it. Every method takes the frame, calls a
 function that can be used without the accessor, and returns a new frame; the
-frame itself is never modified.
+frame itself is never modified. The modules that send, plan and audit are imported
+when a method first needs them, so that ``import smsframe`` stays quick.
 """
 
 from __future__ import annotations
@@ -14,19 +15,17 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from smsframe import campaign as _campaign
 from smsframe import message as _message
 from smsframe import phones as _phones
-from smsframe import plan as _plan
-from smsframe.audits import Audit, from_frame
 from smsframe.errors import raises_usage_errors_short
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import refuse_output_columns
-from smsframe.plan import Plan
 
 if TYPE_CHECKING:
+    from smsframe.audits import Audit
     from smsframe.client import SmsClient
     from smsframe.journal import Journal
+    from smsframe.plan import Plan
     from smsframe.widgets import SchedulePanel
 
 __all__ = ["SmsAccessor"]
@@ -127,8 +126,10 @@ class SmsAccessor:
         Name: plan, dtype: int64
         >>> out = plan.send(client, campaign="nov-sale", progress=False)
         """
+        from smsframe.plan import build
+
         options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
-        return _plan.build(self._obj, message, options)
+        return build(self._obj, message, options)
 
     @raises_usage_errors_short
     def send(
@@ -203,10 +204,13 @@ class SmsAccessor:
         2          NaN   rejected  not_mobile
         3  13700137000       sent         NaN
         """
+        from smsframe.campaign import execute
+        from smsframe.plan import build
+
         options = PlanOptions(phone, region, chunk_size, keywords, ext)
-        plan = _plan.build(self._obj, message, options)
+        plan = build(self._obj, message, options)
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
-        return _campaign.execute(plan, client, campaign=campaign, options=run)
+        return execute(plan, client, campaign=campaign, options=run)
 
     @raises_usage_errors_short
     def schedule(
@@ -261,10 +265,13 @@ class SmsAccessor:
         ...     client, message="明早九点开抢", at=datetime(2030, 1, 1, 9), campaign="jan"
         ... )
         """
+        from smsframe.campaign import execute
+        from smsframe.plan import build
+
         options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
-        plan = _plan.build(self._obj, message, options)
+        plan = build(self._obj, message, options)
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
-        return _campaign.execute(plan, client, campaign=campaign, options=run)
+        return execute(plan, client, campaign=campaign, options=run)
 
     def schedule_panel(self, client: SmsClient, message: str, **options) -> SchedulePanel:
         """A panel to schedule this frame: see :class:`smsframe.widgets.SchedulePanel`.
@@ -287,4 +294,6 @@ class SmsAccessor:
         sent          3   0.75
         rejected      1   0.25
         """
+        from smsframe.audits import from_frame
+
         return from_frame(self._obj, by=by, **options)
