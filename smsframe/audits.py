@@ -53,7 +53,7 @@ import pandas as pd
 from smsframe import journal as _journal
 from smsframe.codes import CHINA, STATUS_TEXT, STATUSES, decode
 from smsframe.errors import InvalidValue, raises_usage_errors_short
-from smsframe.outcomes import REASON_ACTION, STATUS_DTYPE, rerun_resends
+from smsframe.outcomes import REASON_ACTION, STATUS_DTYPE, recipients_of, rerun_resends
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
 
@@ -593,11 +593,13 @@ def from_frame(
         return Audit(rows, cost, by=by, source="result frame")
     with _opened(journal) as opened:
         info = _campaign_info(opened, campaign)
-        recipients = opened.campaign(campaign)
-        calls = opened.calls(campaign)
-    call_of = dict(zip(recipients["phone"], recipients["call_id"], strict=True))
-    ids = rows["sms_phone"].map(call_of).where(rows["sms_status"].isin(CALLED))
-    rows["sms_call_id"] = pd.array(pd.to_numeric(ids), dtype="Float64").astype("Int64")
+        calls = opened.calls(campaign)  # every call, superseded ones too: the cost
+    recipients = recipients_of(calls)
+    ids = np.full(len(rows), -1, dtype=np.int64)
+    if recipients is not None:
+        ids = recipients.call_ids(rows["sms_phone"].to_numpy(dtype=object))
+    called = (ids >= 0) & rows["sms_status"].isin(CALLED).to_numpy()
+    rows["sms_call_id"] = pd.Series(ids, index=rows.index, dtype="Int64").where(called)
     rows = _derive(rows)
     cost = _cost_from_calls(calls, info)
     source = f"result frame and the journal {_name(opened)}"

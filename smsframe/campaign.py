@@ -165,9 +165,10 @@ def _run(
         stopped = run_calls(run, calls, workers=options.workers, progress=options.progress)
     if not stopped.abandoned and run.error is None:
         try:
+            recipients = recorded  # no call made: under the lease, nothing else changed
             if len(calls):
                 journal.finish_campaign(campaign, _balance_after(client))
-            recipients = journal.recipients(campaign)
+                recipients = journal.recipients(campaign)
             result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
             journal.record_unsent(campaign, _unsent(result, plan.phone))
             return result, run, stopped

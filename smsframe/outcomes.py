@@ -124,7 +124,7 @@ class Recipients:
 
     def index(self, phones: np.ndarray) -> np.ndarray:
         """The recipient of each of ``phones`` (-1: none)."""
-        return self.phone.get_indexer(pd.Index(phones, copy=False))
+        return self.phone.get_indexer(pd.Index(phones, dtype=object, copy=False))
 
     def call_ids(self, phones: np.ndarray) -> np.ndarray:
         """The id of the latest call of each of ``phones`` (-1: never called)."""
@@ -193,11 +193,11 @@ def recipients_of(calls: pd.DataFrame) -> Recipients | None:
     numbers = [text.split(";") for text in calls["numbers"]]
     phone = np.array(list(itertools.chain.from_iterable(numbers)), dtype=object)
     call_of = np.repeat(np.arange(len(calls)), [len(n) for n in numbers])
-    index = pd.Index(phone)
+    index = pd.Index(phone, dtype=object)  # hashed as Python strings: no Arrow copy
     if not index.is_unique:  # its hash table serves the lookups too, when it is
         latest = ~index.duplicated(keep="last")
         phone, call_of = phone[latest], call_of[latest]
-        index = pd.Index(phone)
+        index = pd.Index(phone, dtype=object)  # hashed as Python strings: no Arrow copy
     # ... but the numbers it listed in FailPhone fail, one by one.
     fail_phone = calls["fail_phone"].fillna("")
     listing = np.flatnonzero(

@@ -355,14 +355,19 @@ def content_keys(rows: pd.DataFrame) -> np.ndarray:
     """Per row, the key of what it sends (its message, ext and schedule time): the
     ``group_key`` :func:`chunk_calls` gives the call that sends it."""
     keys = ("sms_message", "sms_ext", "sms_scheduled_for")
-    columns = [
-        rows[k].astype(object).map(_none).to_numpy() if k in rows else np.full(len(rows), None)
-        for k in keys
+    # Rows alike in every column, found by their columns' codes (no tuple per row) ...
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for key in (k for k in keys if k in rows):
+        codes = pd.factorize(rows[key], use_na_sentinel=True)[0].astype(np.int64) + 1
+        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0]
+    group = combined  # compact codes, 0.. in order of first appearance (no overflow)
+    # ... then one digest per kind of row, from its first row's values.
+    firsts = rows.iloc[np.unique(group, return_index=True)[1]]
+    values = [
+        firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in keys
     ]
-    values = np.empty(len(rows), dtype=object)
-    values[:] = list(zip(*columns, strict=True))
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.array([digest(*unique) for unique in uniques], dtype=object)[codes]
+    digests = [digest(*map(_none, row)) for row in zip(*values, strict=True)]
+    return np.array(digests, dtype=object)[group]
 
 
 def _none(value: object) -> object:
