@@ -307,8 +307,13 @@ _RECORDED = {
 
 def text_column(values: Sequence[object] | np.ndarray, index: pd.Index) -> pd.Series:
     """Text as pandas stores text by default (``str`` from pandas 3, else object), the
-    same dtype as every other text column of a result; missing stays missing."""
-    return pd.Series(np.asarray(values, dtype=object), index=index, dtype=TEXT)
+    same dtype as every other text column of a result; missing stays missing.
+
+    Built from its distinct texts (a detail column holds few), not string by string.
+    """
+    codes, texts = pd.factorize(np.asarray(values, dtype=object))
+    distinct = pd.Series(np.asarray(texts, dtype=object), dtype=TEXT).array
+    return pd.Series(distinct.take(codes, allow_fill=True), index=index)
 
 
 TEXT = pd.Series(["text"]).dtype  # pandas' default dtype of text
