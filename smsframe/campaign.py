@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from smsframe import binding
-from smsframe.client import SmsClient
+from smsframe.client import Balance, SmsClient
 from smsframe.errors import (
     CampaignInterrupted,
     InsufficientBalance,
@@ -71,11 +71,13 @@ def execute(
     options = options or RunOptions()
     journal = options.journal
     _warn_if_all_rejected(plan)
-    account_id = client.login()  # a refused account stops here, before the journal
+    # One round trip checks the account (a refusal stops here, before the journal) and
+    # reads the balance: GetBalance answers the account ID as UserLogin does.
+    before = client.balance()
     opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
         with opened.lease(campaign) as lease:
-            result, run, stopped = _run(plan, client, account_id, lease, opened, options)
+            result, run, stopped = _run(plan, client, before, lease, opened, options)
     finally:
         if opened is not journal:
             _close(opened)
@@ -126,7 +128,7 @@ def _close(journal: Journal) -> None:
 def _run(
     plan: Plan,
     client: SmsClient,
-    account_id: int,
+    before: Balance,
     lease: Lease,
     journal: Journal,
     options: RunOptions,
@@ -138,7 +140,7 @@ def _run(
     rows = plan.rows
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)
-    content = Content(account_id, plan.kind, plan.template)
+    content = Content(before.state, plan.kind, plan.template)
     if not options.extend:
         binding.check(campaign, journal.content(campaign), content, plan, recorded)
     to_send = _needs_call(rows, recorded, options.resend_unknown)
@@ -148,11 +150,11 @@ def _run(
     calls["resent"] = pd.Series(_resent(calls, recorded), index=calls.index, dtype=object)
 
     # Pre-flight: nothing is sent unless the account can pay for it all.
-    balance = client.balance().balance
+    balance = before.balance
     cost = int(calls["cost"].sum()) if len(calls) else 0
     if cost > balance:
         raise InsufficientBalance(cost, balance)
-    journal.start_campaign(campaign, account_id, balance)
+    journal.start_campaign(campaign, before.state, balance)
     journal.bind_content(campaign, content)
 
     run = Run(client, journal, lease)
