@@ -53,7 +53,13 @@ import pandas as pd
 from smsframe import journal as _journal
 from smsframe.codes import CHINA, STATUS_TEXT, STATUSES, decode
 from smsframe.errors import InvalidValue, raises_usage_errors_short
-from smsframe.outcomes import REASON_ACTION, STATUS_DTYPE, recipients_of, rerun_resends
+from smsframe.outcomes import (
+    REASON_ACTION,
+    RECIPIENT_COLUMNS,
+    STATUS_DTYPE,
+    recipients_of,
+    rerun_resends,
+)
 from smsframe.outcomes import REASON_TEXT as OUTCOME_TEXT
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
 
@@ -613,18 +619,19 @@ def from_journal(
     """The audit of ``campaign`` from the journal alone: the rows that were called, and
     those its latest run did not call (rejected, skipped), as the journal recorded them.
 
-        Examples
-        --------
-        >>> from smsframe.audits import from_journal
-        >>> from_journal(url, "nov-promo").to_frame("batches")["recipients"].sum()
-        np.int64(3)
+    Examples
+    --------
+    >>> from smsframe.audits import from_journal
+    >>> from_journal(url, "nov-promo").to_frame("batches")["recipients"].sum()
+    np.int64(3)
     """
     with _opened(journal) as opened:
         info = _campaign_info(opened, campaign)
-        recipients = opened.campaign(campaign)
-        calls = opened.calls(campaign)
+        calls = opened.calls(campaign)  # read once: the recipients and the cost
         unsent = opened.unsent(campaign)
-        source = f"journal {_name(opened)}"
+    found = recipients_of(calls)
+    recipients = found.frame() if found else pd.DataFrame(columns=RECIPIENT_COLUMNS)
+    source = f"journal {_name(opened)}"
     by_id = calls.set_index("id") if len(calls) else None
 
     def per_call(column: str) -> pd.Series:

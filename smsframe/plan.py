@@ -363,9 +363,7 @@ def content_keys(rows: pd.DataFrame) -> np.ndarray:
     group = combined  # compact codes, 0.. in order of first appearance (no overflow)
     # ... then one digest per kind of row, from its first row's values.
     firsts = rows.iloc[np.unique(group, return_index=True)[1]]
-    values = [
-        firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in keys
-    ]
+    values = [firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in keys]
     digests = [digest(*map(_none, row)) for row in zip(*values, strict=True)]
     return np.array(digests, dtype=object)[group]
 
