@@ -240,11 +240,8 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
     client's operation timeout) and are journaled; a second KeyboardInterrupt stops the
     wait: those calls finish in the background, their outcomes still journaled.
     """
-    bar = tqdm(
-        total=int(calls["recipients"].sum()) if len(calls) else 0,
-        unit="recipient",
-        desc=run.campaign,
-        disable=not progress,
+    bar = _ProgressBar(
+        int(calls["recipients"].sum()) if len(calls) else 0, run.campaign, progress
     )
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe")
     stopped = Stopped()
@@ -270,3 +267,28 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
         pool.shutdown(wait=not stopped.abandoned, cancel_futures=True)
         bar.close()
     return stopped
+
+
+class _ProgressBar:
+    """tqdm's bar, counting recipients. In a notebook, its output is updated when it
+    closes, so that a notebook saved or executed without its widgets (nbconvert,
+    nbclient, GitHub) shows the final count, not the 0% the bar started at."""
+
+    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+        self._shown = None
+        # tqdm.auto chose the widget bar (a Jupyter kernel with ipywidgets)
+        notebook = enabled and any(k.__module__ == "tqdm.notebook" for k in tqdm.__mro__)
+        options = {"display": False} if notebook else {}
+        self._bar = tqdm(total=total, unit="recipient", desc=desc, disable=not enabled, **options)
+        if notebook:
+            from IPython.display import display
+
+            self._shown = display(self._bar.container, display_id=True)
+
+    def update(self, n: int) -> None:
+        self._bar.update(n)
+
+    def close(self) -> None:
+        self._bar.close()
+        if self._shown is not None:
+            self._shown.update(self._bar.container)

@@ -35,7 +35,14 @@ import pandas as pd
 from smsframe import plan as _plan
 from smsframe.client import Balance, SmsClient
 from smsframe.codes import CHINA, decode
-from smsframe.errors import SmsError
+from smsframe.errors import (
+    AccountError,
+    CampaignBusy,
+    CampaignMismatch,
+    InsufficientBalance,
+    SmsError,
+    UsageError,
+)
 from smsframe.journal import Journal
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 
@@ -71,10 +78,16 @@ def _table(rows: list[tuple[str, object]], caption: str = "") -> str:
     return f"<table>{head}{cells}</table>"
 
 
+# Errors worded by smsframe alone (the code table, the plan's figures): no password can
+# be in them, and masking the password's text would mangle words it happens to be in.
+_OUR_WORDS = (AccountError, InsufficientBalance, CampaignBusy, CampaignMismatch, UsageError)
+
+
 def _plain(error: BaseException, client: SmsClient | None = None) -> str:
     """An error as one line of plain words, any password in it masked; never a traceback."""
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    text = client.scrub(text) if client is not None else text
+    if client is not None and not isinstance(error, _OUR_WORDS):
+        text = client.scrub(text)
     log.debug("shown in a panel: %s: %s", type(error).__name__, text)  # no traceback either
     if isinstance(error, SmsError | ValueError | TypeError | KeyError):
         return text
@@ -203,6 +216,8 @@ class BalancePanel(_Panel):
                 balance = self.client.balance()
             except Exception as error:
                 self.error = _plain(error, self.client)
+                if self.balance is None:  # no figures yet: not "reading" any more either
+                    self.figures.value = ""
                 since = (
                     f" The figures shown are from {self.updated_at:%H:%M:%S}."
                     if self.updated_at
