@@ -240,9 +240,7 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
     client's operation timeout) and are journaled; a second KeyboardInterrupt stops the
     wait: those calls finish in the background, their outcomes still journaled.
     """
-    bar = _ProgressBar(
-        int(calls["recipients"].sum()) if len(calls) else 0, run.campaign, progress
-    )
+    bar = _ProgressBar(int(calls["recipients"].sum()) if len(calls) else 0, run.campaign, progress)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe")
     stopped = Stopped()
     sizes: dict[Future, int] = {}
