@@ -34,7 +34,7 @@ import pandas as pd
 
 from smsframe import plan as _plan
 from smsframe.client import Balance, SmsClient
-from smsframe.codes import CHINA, decode
+from smsframe.codes import CHINA, CODES, decode
 from smsframe.errors import (
     AccountError,
     CampaignBusy,
@@ -81,13 +81,33 @@ def _table(rows: list[tuple[str, object]], caption: str = "") -> str:
 # Errors worded by smsframe alone (the code table, the plan's figures): no password can
 # be in them, and masking the password's text would mangle words it happens to be in.
 _OUR_WORDS = (AccountError, InsufficientBalance, CampaignBusy, CampaignMismatch, UsageError)
+# The provider's code table ("-9: the provider failed to receive the data (接收数据失败)"),
+# as the client quotes it in its other errors: ours too, longest first.
+_CODE_TEXTS = sorted({str(code) for code in CODES.values()}, key=len, reverse=True)
+
+
+def _scrub(text: str, client: SmsClient) -> str:
+    """``client.scrub(text)``, but a code-table text that the masking cut into (the
+    password is one of its words: "data", "数据") is put back as the table has it.
+
+    Only where the masked text holds the whole masked phrase, from its first character
+    to its last: what comes back is the table's own text, character for character,
+    never a password quoted from elsewhere."""
+    masked = client.scrub(text)
+    if masked == text:
+        return masked
+    for phrase in _CODE_TEXTS:
+        cut = client.scrub(phrase)
+        if cut != phrase and cut[0] == phrase[0] and cut[-1] == phrase[-1]:
+            masked = masked.replace(cut, phrase)
+    return masked
 
 
 def _plain(error: BaseException, client: SmsClient | None = None) -> str:
     """An error as one line of plain words, any password in it masked; never a traceback."""
     text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
     if client is not None and not isinstance(error, _OUR_WORDS):
-        text = client.scrub(text)
+        text = _scrub(text, client)
     log.debug("shown in a panel: %s: %s", type(error).__name__, text)  # no traceback either
     if isinstance(error, SmsError | ValueError | TypeError | KeyError):
         return text
