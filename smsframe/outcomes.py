@@ -279,7 +279,11 @@ class OutcomeWriter:
         """The rows with the outcome columns."""
         out = self.rows.copy()
         for column, values in self.content.items():
-            out[column] = pd.Series(values, index=out.index).astype(self.rows[column].dtype)
+            dtype = self.rows[column].dtype
+            if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+                out[column] = text_column(values, out.index).astype(dtype)  # few distinct
+            else:
+                out[column] = pd.Series(values, index=out.index).astype(dtype)
         status = pd.Categorical.from_codes(self.status, dtype=STATUS_DTYPE)
         out["sms_status"] = status.set_categories(_possible(status, self.rows))
         reason = pd.CategoricalDtype(self.reasons)

@@ -11,6 +11,7 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -62,9 +63,14 @@ class Plan:
     rejected) and ``calls`` (one row per provider call)."""
 
     rows: pd.DataFrame
-    calls: pd.DataFrame
     template: str  # the message as given, a constant or a {column} template
     options: PlanOptions = field(default_factory=PlanOptions)
+
+    @cached_property
+    def calls(self) -> pd.DataFrame:
+        """One row per provider call of the pending rows (:func:`chunk_calls`), made
+        when first looked at: sending works out what is left to send itself."""
+        return chunk_calls(self.rows, self.options.chunk_size)
 
     @property
     def chunk_size(self) -> int:
@@ -227,7 +233,7 @@ def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None)
             f"the schedule time is less than {_duration(options.margin)} ahead "
             f"(margin={options.margin!r}): schedule later, or pass a smaller margin"
         )
-    return Plan(rows, chunk_calls(rows, options.chunk_size), message, options)
+    return Plan(rows, message, options)
 
 
 def _duration(span: timedelta) -> str:
