@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", choices=["rerun", "audit", "journal-audit"])
+    parser.add_argument("--sort", default="cumulative", help="profile order, e.g. tottime")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -62,7 +63,7 @@ def main() -> None:
             if args.profile:
                 profile = cProfile.Profile()
                 profile.runcall(calls[args.profile])
-                pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
+                pstats.Stats(profile).sort_stats(args.sort).print_stats(30)
                 return
             for name, call in calls.items():
                 median, low, high = timed(call, args.repeat)
