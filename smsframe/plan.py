@@ -273,7 +273,6 @@ def chunk_calls(
         raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {chunk_size}")
     first_timestamp = int(time.time()) if first_timestamp is None else first_timestamp
     pending = np.flatnonzero((rows["sms_status"] == "pending").to_numpy())
-    keys = [c for c in ("sms_message", "sms_ext", "sms_scheduled_for") if c in rows]
     columns = [
         "group_key",
         "operation",
@@ -291,13 +290,7 @@ def chunk_calls(
     if len(pending) == 0:
         return pd.DataFrame(columns=CALL_COLUMNS)
     selected = rows.iloc[pending]
-    if len(keys) == 1:
-        key_values = selected[keys[0]].to_numpy(dtype=object)
-    else:
-        columns_ = [selected[k].astype(object).map(_none).to_numpy() for k in keys]
-        key_values = np.empty(len(selected), dtype=object)
-        key_values[:] = list(zip(*columns_, strict=True))
-    codes, uniques = pd.factorize(key_values, use_na_sentinel=False)
+    codes, contents = _content_groups(selected)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     group_starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
@@ -315,11 +308,7 @@ def chunk_calls(
     for start, stop in itertools.pairwise(bounds):
         code = int(sorted_codes[start])
         if code not in group_info:
-            key = uniques[code]
-            values = dict(zip(keys, key if len(keys) > 1 else (key,), strict=True))
-            message = values["sms_message"]
-            ext = _none(values.get("sms_ext"))
-            at = _none(values.get("sms_scheduled_for"))
+            message, ext, at = contents[code]
             group_info[code] = (
                 digest(message, ext, at),
                 operation_for(ext, at),
@@ -360,18 +349,27 @@ CALL_COLUMNS = [
 def content_keys(rows: pd.DataFrame) -> np.ndarray:
     """Per row, the key of what it sends (its message, ext and schedule time): the
     ``group_key`` :func:`chunk_calls` gives the call that sends it."""
-    keys = ("sms_message", "sms_ext", "sms_scheduled_for")
+    group, contents = _content_groups(rows)
+    return np.array([digest(*content) for content in contents], dtype=object)[group]
+
+
+CONTENT = ("sms_message", "sms_ext", "sms_scheduled_for")  # what a row sends
+
+
+def _content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
+    """Per row, its group of rows sending the same :data:`CONTENT` (0, 1... in order of
+    first appearance), and per group that content: (message, ext, schedule time)."""
     # Rows alike in every column, found by their columns' codes (no tuple per row) ...
-    combined = np.zeros(len(rows), dtype=np.int64)
-    for key in (k for k in keys if k in rows):
+    group = np.zeros(len(rows), dtype=np.int64)
+    for key in (k for k in CONTENT if k in rows):
         codes = pd.factorize(rows[key], use_na_sentinel=True)[0].astype(np.int64) + 1
-        combined = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)[0]
-    group = combined  # compact codes, 0.. in order of first appearance (no overflow)
-    # ... then one digest per kind of row, from its first row's values.
+        group = pd.factorize(group * (int(codes.max(initial=0)) + 1) + codes)[0]  # compact
+    # ... then each group's content, from its first row.
     firsts = rows.iloc[np.unique(group, return_index=True)[1]]
-    values = [firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in keys]
-    digests = [digest(*map(_none, row)) for row in zip(*values, strict=True)]
-    return np.array(digests, dtype=object)[group]
+    values = [
+        firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in CONTENT
+    ]
+    return group, [tuple(map(_none, row)) for row in zip(*values, strict=True)]
 
 
 def _none(value: object) -> object:

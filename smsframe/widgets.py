@@ -504,6 +504,9 @@ class SchedulePanel(_Panel):
         else:
             self._balance_error = ""
 
+    def _plan_for(self, at: datetime) -> _plan.Plan:
+        return _plan.build(self.df, self.message_input.value, self._options.replace(at=at))
+
     def update_preview(self) -> None:
         """Plan the campaign for the picked time and show it."""
         at = self.at
@@ -513,7 +516,7 @@ class SchedulePanel(_Panel):
             self.schedule_button.disabled = True
             return
         try:
-            self.plan = _plan.build(self.df, self.message_input.value, self._options.replace(at=at))
+            self.plan = self._plan_for(at)
         except Exception as error:
             self.plan = None
             self.preview.value = _note(
@@ -608,7 +611,7 @@ class SchedulePanel(_Panel):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                plan = _plan.build(self.df, self.message_input.value, self._options.replace(at=at))
+                plan = self._plan_for(at)  # planned again: the time may be too near now
                 result = plan.send(
                     self.client,
                     campaign=self.campaign_input.value,
