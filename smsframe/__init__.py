@@ -8,6 +8,7 @@ imported when first used, so that ``import smsframe`` costs little more than pan
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
@@ -53,26 +54,7 @@ _LAZY = {
     "BalancePanel": "smsframe.widgets",
     "SchedulePanel": "smsframe.widgets",
 }
-_SUBMODULES = {
-    "audits",
-    "binding",
-    "campaign",
-    "charts",
-    "cli",
-    "client",
-    "codes",
-    "demo",
-    "journal",
-    "keys",
-    "options",
-    "outcomes",
-    "plan",
-    "preflight",
-    "runner",
-    "sample",
-    "simulator",
-    "widgets",
-}
+_SUBMODULES = {module.name for module in pkgutil.iter_modules(__path__)}
 
 
 def __getattr__(name: str) -> Any:
