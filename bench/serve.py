@@ -12,9 +12,14 @@ from pathlib import Path
 
 @contextmanager
 def simulator_process(
-    db: Path, account: tuple[int, str, str], balance: int, latency_ms: int = 0
+    db: Path,
+    account: tuple[int, str, str],
+    balance: int,
+    latency_ms: int = 0,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """Yield the WSDL URL of a simulator keeping its state in ``db``; stop it on exit."""
+    """Yield the WSDL URL of a simulator keeping its state in ``db``; stop it on exit.
+    ``env``: the environment of its process (e.g. a PYTHONPATH to another checkout)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -31,6 +36,7 @@ def simulator_process(
         ],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     try:
         yield process.stdout.readline().strip()
