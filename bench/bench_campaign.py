@@ -1,17 +1,20 @@
 """Campaign throughput and memory, side by side in one run.
 
-1. 100k recipients: ``df.sms.send`` (journal on) vs a hand-written concurrent zeep
-   loop with the same chunk size and workers (target: <= 1.3x its time) and a naive
-   one-number-per-call loop (target: smsframe >= 50x faster, rate measured on a sample).
-   Both contenders first run once on 2,000 numbers (imports, first connections), then
-   alternate in ABBA order for ``--rounds`` rounds so that drift of a shared machine or
-   of the simulator's growing store hits both alike; the figure is the median ratio.
+1. The matrix: ``df.sms.send`` (journal on and durable) vs a hand-written concurrent
+   zeep loop with the same chunks and workers (goal: <= 1.05x its time in every cell),
+   for latency 0 and 50 ms, chunk 100 and 1000, 4 and 16 workers, 10k, 100k and 500k
+   recipients. Each cell alternates the two in ABBA order for ``--rounds`` rounds, so
+   that drift of a shared machine or of the simulator's growing store hits both alike;
+   the figure is the median ratio, with its spread.
 2. With ``latency_ms=50``: throughput for 1, 2, 4, 8 workers (target: >= 0.8 x workers).
 3. Peak memory of a 1M-row plan vs the input frame (target: <= 3x).
+4. A naive one-number-per-call loop (target: smsframe >= 50x faster, rate measured on a
+   sample).
 
 The simulator runs in its own process (``smsframe simulator serve``), as a provider would.
 
-    python bench/bench_campaign.py [--rows 100000] [--rounds 4] [--parts 123]
+    python bench/bench_campaign.py                       # everything (about 15 minutes)
+    python bench/bench_campaign.py --parts 1 --latency 50 --chunk 1000 --rows 10000
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+import requests
 import zeep
 from serve import simulator_process
 
@@ -46,7 +50,9 @@ def phones(n: int, start: int = 0) -> list[str]:
     return [f"15{i:09d}" for i in range(start, start + n)]
 
 
-def smsframe_send(wsdl: str, numbers: list[str], directory: Path, workers: int = WORKERS) -> float:
+def smsframe_send(
+    wsdl: str, numbers: list[str], directory: Path, workers: int = WORKERS, chunk: int = CHUNK
+) -> float:
     df = pd.DataFrame({"phone": numbers})
     client = SmsClient(wsdl, *ACCOUNT, pool_size=max(workers, 4))
     client.login()
@@ -57,7 +63,7 @@ def smsframe_send(wsdl: str, numbers: list[str], directory: Path, workers: int =
         campaign=f"bench-{time.time_ns()}",
         journal=f"sqlite:///{directory / 'journal.sqlite'}",
         workers=workers,
-        chunk_size=CHUNK,
+        chunk_size=chunk,
         progress=False,
     )
     elapsed = time.perf_counter() - started
@@ -65,9 +71,11 @@ def smsframe_send(wsdl: str, numbers: list[str], directory: Path, workers: int =
     return elapsed
 
 
-def zeep_loop(wsdl: str, numbers: list[str]) -> float:
-    service = zeep.Client(wsdl).service
-    chunks = [numbers[i : i + CHUNK] for i in range(0, len(numbers), CHUNK)]
+def zeep_loop(wsdl: str, numbers: list[str], workers: int = WORKERS, chunk: int = CHUNK) -> float:
+    session = requests.Session()  # a connection per worker, as SmsClient keeps
+    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=max(workers, 4)))
+    service = zeep.Client(wsdl, transport=zeep.Transport(session=session)).service
+    chunks = [numbers[i : i + chunk] for i in range(0, len(numbers), chunk)]
     stamp = int(time.time())
 
     def call(chunk):
@@ -75,7 +83,7 @@ def zeep_loop(wsdl: str, numbers: list[str]) -> float:
         assert state.State == 1
 
     started = time.perf_counter()
-    with ThreadPoolExecutor(WORKERS) as pool:
+    with ThreadPoolExecutor(workers) as pool:
         list(pool.map(call, chunks))
     return time.perf_counter() - started
 
@@ -106,43 +114,61 @@ def plan_peak(df: pd.DataFrame) -> tuple[int, int]:
     return size, peak
 
 
-def throughput(args: argparse.Namespace, directory: Path) -> None:
-    print(f"1. {args.rows:,} recipients, {WORKERS} workers, chunk {CHUNK}")
-    with simulator(directory, "throughput") as wsdl:
+def cell(wsdl: str, rows: int, chunk: int, workers: int, rounds: int, directory: Path, fresh):
+    """Median time of ``df.sms.send`` and of the zeep loop on one cell, ABBA rounds."""
+
+    def ours() -> float:
+        numbers = phones(rows, start=next(fresh) * 10**6)
+        return smsframe_send(wsdl, numbers, directory, workers, chunk)
+
+    def bare() -> float:
+        return zeep_loop(wsdl, phones(rows, start=next(fresh) * 10**6), workers, chunk)
+
+    times: dict[str, list[float]] = {"ours": [], "bare": []}
+    for round_ in range(rounds):
+        order = ("ours", "bare") if round_ % 2 == 0 else ("bare", "ours")
+        for name in order:
+            times[name].append({"ours": ours, "bare": bare}[name]())
+    return times
+
+
+def matrix(args: argparse.Namespace, directory: Path) -> None:
+    print(
+        "1. send vs a hand-written concurrent zeep loop (same chunks, same workers; journal "
+        f"on and durable), {args.rounds} ABBA rounds per cell, median ratio [min-max]"
+    )
+    print(
+        f"   {'latency':>7} {'chunk':>5} {'workers':>7} {'rows':>7}  "
+        f"{'smsframe':>9} {'zeep loop':>9}  ratio"
+    )
+    fresh = itertools.count(1)
+    for latency in args.latency:
+        with simulator(directory, f"matrix-{latency}", latency) as wsdl:
+            smsframe_send(wsdl, phones(2_000, start=next(fresh) * 10**6), directory)  # warm-up
+            zeep_loop(wsdl, phones(2_000, start=next(fresh) * 10**6))
+            for chunk, workers, rows in itertools.product(args.chunk, args.workers, args.rows):
+                times = cell(wsdl, rows, chunk, workers, args.rounds, directory, fresh)
+                ratios = [a / b for a, b in zip(times["ours"], times["bare"], strict=True)]
+                ours, bare = statistics.median(times["ours"]), statistics.median(times["bare"])
+                print(
+                    f"   {latency:>5}ms {chunk:>5} {workers:>7} {rows:>7,}  "
+                    f"{ours:8.2f}s {bare:8.2f}s  "
+                    f"{statistics.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]",
+                    flush=True,
+                )
+
+
+def naive(args: argparse.Namespace, directory: Path) -> None:
+    with simulator(directory, "naive") as wsdl:
         fresh = itertools.count(1)
-
-        def ours(rows: int) -> float:
-            return smsframe_send(wsdl, phones(rows, start=next(fresh) * 10**7), directory)
-
-        def bare(rows: int) -> float:
-            return zeep_loop(wsdl, phones(rows, start=next(fresh) * 10**7))
-
-        ours(2_000), bare(2_000)  # warm-up
-        times: dict[str, list[float]] = {"ours": [], "bare": []}
-        for round_ in range(args.rounds):
-            order = ("ours", "bare") if round_ % 2 == 0 else ("bare", "ours")
-            for name in order:
-                times[name].append({"ours": ours, "bare": bare}[name](args.rows))
+        ours = smsframe_send(wsdl, phones(args.naive_rows, start=next(fresh) * 10**7), directory)
         naive = naive_loop(wsdl, phones(args.naive, start=next(fresh) * 10**7))
-    naive_rate = args.naive / naive
-    ratios = [a / b for a, b in zip(times["ours"], times["bare"], strict=True)]
-    ours_s, bare_s = statistics.median(times["ours"]), statistics.median(times["bare"])
+    rate, ours_rate = args.naive / naive, args.naive_rows / ours
     print(
-        f"   smsframe send (journal on): {ours_s:7.2f} s  {args.rows / ours_s:9,.0f} "
-        f"recipients/s (median of {args.rounds})"
+        f"4. naive one-number-per-call loop: {rate:,.0f} recipients/s (on {args.naive:,} "
+        f"numbers); smsframe {ours_rate:,.0f}/s = {ours_rate / rate:.0f}x "
+        "(target >= 50x)"
     )
-    print(
-        f"   hand-written zeep loop:     {bare_s:7.2f} s  {args.rows / bare_s:9,.0f} recipients/s"
-    )
-    print(
-        f"   naive one-per-call loop:    {naive_rate:9,.0f} recipients/s "
-        f"(on {args.naive:,} numbers)"
-    )
-    print(
-        f"   time vs zeep loop: {statistics.median(ratios):.2f}x median, rounds "
-        f"{' '.join(f'{r:.2f}' for r in ratios)} (target <= 1.3x)"
-    )
-    print(f"   speed vs naive:    {args.rows / ours_s / naive_rate:.0f}x (target >= 50x)")
 
 
 def scaling(directory: Path) -> None:
@@ -181,18 +207,25 @@ def plan_memory(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ints = {"type": int, "nargs": "+"}
+    parser.add_argument("--latency", **ints, default=[0, 50], help="ms per call")
+    parser.add_argument("--chunk", **ints, default=[100, 1000])
+    parser.add_argument("--workers", **ints, default=[4, 16])
+    parser.add_argument("--rows", **ints, default=[10_000, 100_000, 500_000])
+    parser.add_argument("--rounds", type=int, default=2, help="ABBA rounds per cell")
     parser.add_argument("--naive", type=int, default=2_000, help="numbers for the naive loop")
-    parser.add_argument("--rounds", type=int, default=4, help="ABBA rounds of part 1")
+    parser.add_argument("--naive-rows", type=int, default=100_000, help="smsframe's side of it")
     parser.add_argument("--plan-rows", type=int, default=1_000_000)
-    parser.add_argument("--parts", default="123", help="which parts to run, e.g. 1 or 13")
+    parser.add_argument("--parts", default="1234", help="which parts to run, e.g. 1 or 13")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         if "1" in args.parts:
-            throughput(args, Path(tmp))
+            matrix(args, Path(tmp))
         if "2" in args.parts:
             scaling(Path(tmp))
+        if "4" in args.parts:
+            naive(args, Path(tmp))
     if "3" in args.parts:
         plan_memory(args)
 

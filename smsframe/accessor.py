@@ -204,13 +204,9 @@ class SmsAccessor:
         2          NaN   rejected  not_mobile
         3  13700137000       sent         NaN
         """
-        from smsframe.campaign import execute
-        from smsframe.plan import build
-
         options = PlanOptions(phone, region, chunk_size, keywords, ext)
-        plan = build(self._obj, message, options)
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
-        return execute(plan, client, campaign=campaign, options=run)
+        return _execute(self._obj, message, client, campaign, options, run)
 
     @raises_usage_errors_short
     def schedule(
@@ -265,13 +261,9 @@ class SmsAccessor:
         ...     client, message="明早九点开抢", at=datetime(2030, 1, 1, 9), campaign="jan"
         ... )
         """
-        from smsframe.campaign import execute
-        from smsframe.plan import build
-
         options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
-        plan = build(self._obj, message, options)
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
-        return execute(plan, client, campaign=campaign, options=run)
+        return _execute(self._obj, message, client, campaign, options, run)
 
     def schedule_panel(self, client: SmsClient, message: str, **options) -> SchedulePanel:
         """A panel to schedule this frame: see :class:`smsframe.widgets.SchedulePanel`.
@@ -297,3 +289,21 @@ class SmsAccessor:
         from smsframe.audits import from_frame
 
         return from_frame(self._obj, by=by, **options)
+
+
+def _execute(
+    df: pd.DataFrame,
+    message: str,
+    client: SmsClient,
+    campaign: str,
+    options: PlanOptions,
+    run: RunOptions,
+) -> pd.DataFrame:
+    """Plan and run a campaign, the account's balance fetched while the plan is made."""
+    from smsframe.campaign import balance_soon, check_name, execute
+    from smsframe.plan import build
+
+    check_name(campaign)
+    balance = balance_soon(client)
+    plan = build(df, message, options)
+    return execute(plan, client, campaign=campaign, options=run, balance=balance)

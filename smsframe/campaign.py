@@ -12,6 +12,10 @@ journal stops answering, it is built from what this run knows, and raised with t
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -40,11 +44,17 @@ from smsframe.plan import Plan, chunk_calls
 from smsframe.runner import Run, Stopped, run_calls
 
 log = logging.getLogger("smsframe.campaign")
+T = TypeVar("T")
 AGAIN = "run it again with the same campaign name to send them (nothing is sent twice)"
 
 
 def execute(
-    plan: Plan, client: SmsClient, *, campaign: str, options: RunOptions | None = None
+    plan: Plan,
+    client: SmsClient,
+    *,
+    campaign: str,
+    options: RunOptions | None = None,
+    balance: Future[Balance] | None = None,
 ) -> pd.DataFrame:
     """Send ``plan`` as ``campaign``; returns its rows with the outcome columns.
 
@@ -57,27 +67,20 @@ def execute(
     on Ctrl-C, :class:`ProviderUnavailable` when the provider went down,
     :class:`JournalError` when the journal failed. Run it again with the same name
     to send the rest: nothing is sent twice.
+
+    ``balance`` is the account's balance as :func:`balance_soon` fetches it (started
+    before the plan was made, so that its round trip overlaps the planning); by
+    default it is fetched here, while the journal opens.
     """
-    if (
-        not isinstance(campaign, str)
-        or not campaign.strip()
-        or len(campaign) > MAX_NAME
-        or not campaign.isprintable()  # no control character, NUL or lone surrogate
-    ):
-        raise InvalidValue(
-            f"campaign must be a name of 1 to {MAX_NAME} printable characters, e.g. "
-            f"campaign='nov-promo'; got {campaign!r}"
-        )
+    check_name(campaign)
     options = options or RunOptions()
     journal = options.journal
     _warn_if_all_rejected(plan)
-    # One round trip checks the account (a refusal stops here, before the journal) and
-    # reads the balance: GetBalance answers the account ID as UserLogin does.
-    before = client.balance()
+    balance = balance or balance_soon(client)
     opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
         with opened.lease(campaign) as lease:
-            result, run, stopped = _run(plan, client, before, lease, opened, options)
+            result, run, stopped = _run(plan, client, balance, lease, opened, options)
     finally:
         if opened is not journal:
             _close(opened)
@@ -106,6 +109,41 @@ def execute(
     return result
 
 
+def check_name(campaign: object) -> None:
+    """Refuse a campaign name the journal cannot hold, before anything is done."""
+    if (
+        not isinstance(campaign, str)
+        or not campaign.strip()
+        or len(campaign) > MAX_NAME
+        or not campaign.isprintable()  # no control character, NUL or lone surrogate
+    ):
+        raise InvalidValue(
+            f"campaign must be a name of 1 to {MAX_NAME} printable characters, e.g. "
+            f"campaign='nov-promo'; got {campaign!r}"
+        )
+
+
+def balance_soon(client: SmsClient) -> Future[Balance]:
+    """The account's balance, asked for now on a thread of its own: one round trip
+    that checks the account (GetBalance answers its ID as UserLogin does) while the
+    caller plans; ``.result()`` raises the account's refusal, before anything is sent."""
+    return _in_background(client.balance)
+
+
+def _in_background(function: Callable[[], T]) -> Future[T]:
+    future: Future[T] = Future()
+
+    def work() -> None:
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(function())
+            except BaseException as error:  # given to whoever asks for the result
+                future.set_exception(error)
+
+    threading.Thread(target=work, name="smsframe-balance", daemon=True).start()
+    return future
+
+
 def _warn_if_all_rejected(plan: Plan) -> None:
     rejected = plan.rejected()
     if len(plan.rows) and int(rejected.sum()) == len(plan.rows):
@@ -128,7 +166,7 @@ def _close(journal: Journal) -> None:
 def _run(
     plan: Plan,
     client: SmsClient,
-    before: Balance,
+    balance: Future[Balance],
     lease: Lease,
     journal: Journal,
     options: RunOptions,
@@ -140,6 +178,7 @@ def _run(
     rows = plan.rows
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)
+    before = balance.result()  # an account's refusal stops the campaign here
     content = Content(before.state, plan.kind, plan.template)
     if not options.extend:
         binding.check(campaign, journal.content(campaign), content, plan, recorded)
@@ -168,10 +207,12 @@ def _run(
     if not stopped.abandoned and run.error is None:
         try:
             recipients = recorded  # no call made: under the lease, nothing else changed
-            if len(calls):
-                journal.finish_campaign(campaign, _balance_after(client))
+            if len(calls):  # the closing balance's round trip overlaps reading the outcomes
+                after = _in_background(lambda: _balance_after(client))
                 recipients = journal.recipients(campaign)
             result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
+            if len(calls):
+                journal.finish_campaign(campaign, after.result())
             journal.record_unsent(campaign, _unsent(result, plan.phone))
             return result, run, stopped
         except JournalError as error:
