@@ -189,11 +189,10 @@ def _run(
     calls["resent"] = pd.Series(_resent(calls, recorded), index=calls.index, dtype=object)
 
     # Pre-flight: nothing is sent unless the account can pay for it all.
-    balance = before.balance
     cost = int(calls["cost"].sum()) if len(calls) else 0
-    if cost > balance:
-        raise InsufficientBalance(cost, balance)
-    journal.start_campaign(campaign, before.state, balance)
+    if cost > before.balance:
+        raise InsufficientBalance(cost, before.balance)
+    journal.start_campaign(campaign, before.state, before.balance)
     journal.bind_content(campaign, content)
 
     run = Run(client, journal, lease)
