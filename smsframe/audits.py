@@ -603,7 +603,7 @@ def from_frame(
     recipients = recipients_of(calls)
     ids = np.full(len(rows), -1, dtype=np.int64)
     if recipients is not None:
-        ids = recipients.call_ids(rows["sms_phone"].to_numpy(dtype=object))
+        ids = recipients.call_ids(rows["sms_phone"])
     called = (ids >= 0) & rows["sms_status"].isin(CALLED).to_numpy()
     rows["sms_call_id"] = pd.Series(ids, index=rows.index, dtype="Int64").where(called)
     rows = _derive(rows)

@@ -63,7 +63,7 @@ def _changed_rows(rows: pd.DataFrame, recorded: Recipients | None) -> np.ndarray
     """Positions of the rows the campaign attempted that would now send other content."""
     if recorded is None:
         return np.array([], dtype=int)
-    where = recorded.index(rows["sms_phone"].to_numpy(dtype=object))
+    where = recorded.index(rows["sms_phone"])
     attempted = np.flatnonzero(
         (where >= 0)
         & rows["sms_message"].notna().to_numpy()

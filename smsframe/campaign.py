@@ -265,7 +265,7 @@ def _needs_call(
     pending = (rows["sms_status"] == "pending").to_numpy()
     if recorded is None:
         return pending
-    where = recorded.index(rows["sms_phone"].to_numpy(dtype=object))
+    where = recorded.index(rows["sms_phone"])
     calls = recorded.calls
     again = calls["retry"].to_numpy(dtype=bool)
     if resend_unknown:
@@ -299,8 +299,7 @@ def _result(
 ) -> pd.DataFrame:
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
-    phones = rows["sms_phone"].to_numpy(dtype=object)
-    where = np.full(len(rows), -1) if recipients is None else recipients.index(phones)
+    where = np.full(len(rows), -1) if recipients is None else recipients.index(rows["sms_phone"])
     # The recorded outcome wins: a row the campaign attempted shows what it was sent,
     # even if a pre-flight rule added since rejects it now (not a duplicate row).
     first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()

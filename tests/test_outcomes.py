@@ -3,15 +3,20 @@ the result frame's outcome columns are written. Plain frames in, no journal, no 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsframe.outcomes import (
     FAIL_PHONE,
     NO_OUTCOME,
     OutcomeWriter,
     is_missing,
+    number_keys,
     reason_for,
     recipients_of,
     refuse_output_columns,
@@ -149,6 +154,40 @@ def test_recipients_look_up_their_calls_by_number():
     phones = np.array(["13800000002", "13900000000", "13800000001"], dtype=object)
     assert recipients.index(phones).tolist() == [1, -1, 0]
     assert recipients.call_ids(phones).tolist() == [1, -1, 1]
+
+
+@pytest.mark.parametrize(
+    "phones",
+    [
+        np.array(["13800000002", "13900000000", None, "13800000001", np.nan], dtype=object),
+        pd.Series(["13800000002", "13900000000", None, "13800000001", None], dtype="string"),
+        ["13800000002", "13900000000", 13800000001.0, "13800000001", "+13800000001"],
+    ],
+    ids=["object", "string", "mixed"],
+)
+def test_any_spelling_of_the_rows_finds_the_recipients(phones):
+    recipients = recipients_of(calls_frame({"numbers": "13800000001;13800000002"}))
+    assert recipients.index(phones).tolist() == [1, -1, -1, 0, -1]
+
+
+def test_numbers_that_have_no_key_are_looked_up_by_their_text():
+    recipients = recipients_of(calls_frame({"numbers": "13800000001;１３８;+"}))
+    assert recipients.lookup.dtype == object  # a journal written by hand, say
+    assert recipients.index(["+", "13800000001", "138", "１３８"]).tolist() == [2, 0, -1, 1]
+    repeated = recipients_of(calls_frame({"numbers": "x;y"}, {"numbers": "y", "batch_id": 8}))
+    assert repeated.frame().set_index("phone")["batch_id"].to_dict() == {"x": 7, "y": 8}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="+0123456789１x", max_size=19), max_size=30))
+def test_number_keys_are_equal_exactly_where_the_numbers_are(texts):
+    keys = number_keys(texts)
+    for text, key in zip(texts, keys, strict=True):
+        assert (key >= 0) == bool(re.fullmatch(r"\+?[0-9]{1,17}", text))
+    keyed = [(t, k) for t, k in zip(texts, keys, strict=True) if k >= 0]
+    for a, key_a in keyed:
+        for b, key_b in keyed:
+            assert (key_a == key_b) == (a == b)
 
 
 def test_the_writer_fills_recorded_outcomes_and_keeps_pre_flight_rejections():
