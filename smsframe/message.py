@@ -25,7 +25,8 @@ Columns added per row (same index as the frame):
     :data:`REASON_TEXT`), missing when it can;
 ``sms_detail``
     for ``banned_keyword``: the keywords found, ``;``-separated in the order
-    they were given (the provider reports -13 the same way); else missing.
+    they were given (the provider reports -13 the same way); for
+    ``template_missing``: the columns without a value; else missing.
 """
 
 from __future__ import annotations
@@ -361,10 +362,10 @@ def render(
     >>> from smsframe.message import render
     >>> contacts = pd.DataFrame({"name": ["王伟", None, "李娜"], "points": [120, 80, 4500]})
     >>> render(contacts, "您好{name}，您的积分为{points}。", keywords=["4500"])
-           sms_message  sms_parts        sms_reason sms_detail
-    0   您好王伟，您的积分为120。          1               NaN        NaN
-    1              NaN       <NA>  template_missing        NaN
-    2  您好李娜，您的积分为4500。          1    banned_keyword       4500
+           sms_message  sms_parts        sms_reason           sms_detail
+    0   您好王伟，您的积分为120。          1               NaN                  NaN
+    1              NaN       <NA>  template_missing  'name' has no value
+    2  您好李娜，您的积分为4500。          1    banned_keyword                 4500
     >>> render(contacts, "国庆快乐！")["sms_parts"].sum()
     np.int64(3)
     """
@@ -406,8 +407,24 @@ def render(
         detail[present[candidates[rows]]] = found
     reason[present] = why
     reason[missing] = _MISSING
+    detail[missing] = _missing_words(frame, template, missing)
     messages[missing] = _MISSING_TEXT
     return _columns(frame.index, messages, count, missing, reason, detail)
+
+
+def _missing_words(frame: pd.DataFrame, template: _Template, missing: np.ndarray) -> np.ndarray:
+    """For each row with a missing value, the template's columns it has no value in."""
+    rows = np.flatnonzero(missing)
+    columns = list(dict.fromkeys(template.columns))
+    pattern = np.zeros(len(rows), dtype=np.int64)  # bit i: no value in columns[i]
+    for i, column in enumerate(columns):
+        pattern |= frame[column].isna().to_numpy()[rows].astype(np.int64) << i
+    which, patterns = pd.factorize(pattern)
+    words = []
+    for bits in patterns.tolist():
+        names = sorted(repr(c) for i, c in enumerate(columns) if bits >> i & 1)
+        words.append(f"{', '.join(names)} {'have' if len(names) > 1 else 'has'} no value")
+    return np.array(words, dtype=object)[which]
 
 
 def _escaped(text: str) -> str:

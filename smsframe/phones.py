@@ -1,4 +1,4 @@
-"""Phone numbers: messy values in, what the provider accepts out, a reason per row.
+r"""Phone numbers: messy values in, what the provider accepts out, a reason per row.
 
 :func:`normalize` turns a column of phone numbers written any way analysts write
 them (``'138 0013 8000'``, ``'+86 138-0013-8000'``, ``'0086 13800138000'``,
@@ -15,10 +15,29 @@ columns, on the same index:
     a categorical token (see :data:`REASON_TEXT`), missing when the row can be
     sent.
 
+Decisions (ours, where phonenumbers alone misleads), in this order
+    1. Every whitespace character but a line break is a space.
+    2. Text that is exactly Excel's text of an integral number
+       (``'13800138000.0'``, ``'1.3800138E+10'``) is that integer's digits, as
+       the float value already is.
+    3. A ``tel:`` URI's parameters (``;ext=``, ``;phone-context=``) are dropped.
+    4. Several numbers in one cell, split by ``;`` ``,`` ``，`` ``；`` ``/`` ``、``
+       or a line break (an extension at the end of a part, ``ext. 12``, ``x12``,
+       ``#12``, ``转12``, ``分机12``, is dropped first and does not count), or
+       written as two runs of 7 or more digits, give the reason
+       ``several_numbers``: nothing is sent for that row, and
+       :func:`several_numbers` (and a plan's ``sms_detail``) lists them.
+    5. Letters are labels, never digits (for mainland China no letter stands for
+       a digit): ``'13800138007 (mobile)'``, ``'手机：138...'`` and
+       ``'mobile 181 1411 0562 (home)'`` are the numbers they label. A letter is
+       a word character that is not a digit (``str.isalnum`` and not ``\d``).
+    A text with no digit left is ``not_a_number``.
+
 Exactness
-    Validity, E.164 and mobile-ness are exactly what ``phonenumbers`` says
-    (``parse(text, region)``, ``is_valid_number``, ``number_type``) for every
-    value; ``tests/test_phones.py`` checks this against a per-row reference.
+    After these steps, validity, E.164 and mobile-ness are exactly what
+    ``phonenumbers`` says (``parse(text, region)``, ``is_valid_number``,
+    ``number_type``) for every value; ``tests/test_phones.py`` checks this
+    against a per-row reference that implements the steps on its own.
 
 Speed
     Most values never reach ``phonenumbers``. A vectorised fast path replays
@@ -29,8 +48,9 @@ Speed
     prefixes, leading digits of regions sharing a country code) is compiled from
     ``phonenumbers``' own metadata into a digit automaton, the default region's
     at import and the others when first met, so an upgrade of ``phonenumbers``
-    keeps it right. The rest (letters or ``#`` in the number, several numbers
-    in one cell...) goes to ``phonenumbers`` itself, once per distinct text.
+    keeps it right. Texts the steps above may change are prepared one distinct
+    text at a time, then read by the fast path; what it still cannot decide goes
+    to ``phonenumbers`` itself, once per distinct text.
     Columns with many repeated values are de-duplicated before any work;
     strings are built once per text and rows share them.
 
@@ -70,8 +90,10 @@ __all__ = [
     "PROVIDER_COUNTRY_CODE",
     "REASONS",
     "REASON_TEXT",
+    "details",
     "normalize",
     "normalize_frame",
+    "several_numbers",
 ]
 
 #: The provider delivers to mainland China mobiles only (docs/provider/contract.md).
@@ -87,11 +109,13 @@ REASON_TEXT: dict[str, str] = {
     "not_mobile": "a valid mainland China number, but not a mobile (landline, toll-free...)",
     "foreign": "a valid number outside mainland China; the provider delivers to China only",
     "duplicate": "the same number appears in an earlier row",
+    "several_numbers": "several numbers in one cell; give each number a row of its own",
 }
 REASONS: tuple[str, ...] = tuple(REASON_TEXT)
 REASON_DTYPE = pd.CategoricalDtype(list(REASONS))
 
-_EMPTY, _NOT_A_NUMBER, _TOO_SHORT, _TOO_LONG, _INVALID, _NOT_MOBILE, _FOREIGN, _DUPLICATE = range(8)
+(_EMPTY, _NOT_A_NUMBER, _TOO_SHORT, _TOO_LONG, _INVALID, _NOT_MOBILE, _FOREIGN, _DUPLICATE,
+ _SEVERAL) = range(9)  # fmt: skip
 _OK = -1  # sendable
 _UNDECIDED = -2  # left to phonenumbers
 
@@ -244,6 +268,117 @@ def _texts_of_array(uniques: Any) -> np.ndarray:
     for i in np.flatnonzero(todo):
         out[i] = _text_of(uniques[i])
     return out
+
+
+# --------------------------------------------------------------------------- documented steps
+# What smsframe decides before phonenumbers reads a text (the module's docstring says
+# why). The fast path (_scan_length) leaves every text these steps would change to
+# _prepare_one, and reads what it returns.
+_BMP = 0x10000
+_LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_PIECE_SEPARATORS = ";,\uff0c\uff1b/\uff0f\u3001" + _LINE_BREAKS  # ; , ， ； / ／ 、
+_SPLIT_PIECES = re.compile(f"[{re.escape(_PIECE_SEPARATORS)}]")
+_SPACES = {c: " " for c in range(_BMP) if chr(c).isspace() and chr(c) not in _LINE_BREAKS}
+_EXCEL_FIXED = re.compile(r"\s*([0-9]+)\.0+\s*")
+_EXCEL_SCIENTIFIC = re.compile(r"\s*([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\s*")
+_TEL_URI = re.compile(r"\s*tel:", re.IGNORECASE)
+_EXTENSION = re.compile(
+    r"(?<![^\W\d_])(?:ext(?:ension|n)?|x|#|\u8f6c|\u5206\u673a)[\s.:\uff1a=]*\d{1,7}#?\s*$",
+    re.IGNORECASE,
+)  # ext. 12, x12, #12, 转12, 分机12 (and ;ext=12 once ';' has split the text)
+_DIGIT = re.compile(r"\d")
+_LONG_RUN = re.compile(r"\d{7,}")
+_LETTERS = re.compile(r"[^\W\d_]+")  # word characters other than digits: letters, CJK...
+
+
+def _excel_integer(text: str) -> str | None:
+    """The digits of Excel's text of an integral number (``'13800138000.0'``,
+    ``'1.3800138E+10'``), else None."""
+    fixed = _EXCEL_FIXED.fullmatch(text)
+    if fixed:
+        return fixed[1]
+    scientific = _EXCEL_SCIENTIFIC.fullmatch(text)
+    if scientific is None:
+        return None
+    head, tail, exponent = scientific[1], scientific[2] or "", int(scientific[3])
+    if tail[exponent:].strip("0"):
+        return None  # not integral
+    return head + tail[:exponent].ljust(exponent, "0")
+
+
+def _prepare_one(text: str) -> str | tuple[str, ...] | None:
+    """A non-blank text after the documented steps: the text phonenumbers reads, the
+    numbers of a cell holding several (a tuple), or None when no number is left."""
+    text = text.translate(_SPACES)
+    excel = _excel_integer(text)
+    if excel is not None:
+        return excel
+    tel = _TEL_URI.match(text)
+    if tel:  # RFC 3966: parameters (;ext=, ;phone-context=...) are not the number
+        text = text[tel.end() :].split(";", 1)[0]
+    pieces = [_EXTENSION.sub("", piece) for piece in _SPLIT_PIECES.split(text)]
+    numbers = [piece.strip() for piece in pieces if _DIGIT.search(piece)]
+    if len(numbers) > 1:
+        return tuple(numbers)
+    if not numbers:
+        return None
+    runs = _LONG_RUN.findall(numbers[0])
+    if len(runs) > 1:
+        return tuple(runs)
+    return _LETTERS.sub("", numbers[0])
+
+
+def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
+    """What to fix, in words, for the rows whose reason needs more than its text: the
+    numbers of a cell holding several, the row whose number a duplicate repeats (by
+    its index label); missing elsewhere.
+
+    ``values`` are the phone values :func:`normalize` was given, ``normalized`` what
+    it returned (or any frame with its ``sms_phone`` and ``sms_reason``).
+
+    >>> import pandas as pd
+    >>> phone = pd.Series(["13800138000", "13800138000；13900139000", "+86 138 0013 8000"],
+    ...                   index=["a", "b", "c"])
+    >>> for words in details(phone, normalize(phone)):
+    ...     print(words)
+    nan
+    2 numbers in one cell (13800138000, 13900139000): give each a row of its own
+    the same number as row 'a'
+    """
+    reason = normalized["sms_reason"].to_numpy(dtype=object)
+    words = np.full(len(reason), _MISSING_TEXT, dtype=object)
+    several = np.flatnonzero(reason == "several_numbers")
+    if several.size:
+        found = several_numbers(np.asarray(values, dtype=object)[several])
+        words[several] = [
+            f"{len(n)} numbers in one cell ({', '.join(n)}): give each a row of its own"
+            for n in found
+            if n is not None
+        ]
+    duplicate = np.flatnonzero(reason == "duplicate")
+    if duplicate.size:
+        codes = pd.factorize(normalized["sms_phone"].to_numpy(dtype=object))[0]
+        present = codes >= 0
+        _, first = np.unique(codes[present], return_index=True)  # codes: 0, 1... as met
+        first = np.flatnonzero(present)[first]
+        labels = normalized.index[first[codes[duplicate]]]
+        words[duplicate] = [f"the same number as row {label!r}" for label in labels]
+    return _text_column(words, normalized.index)
+
+
+def several_numbers(values: Iterable[Any]) -> list[tuple[str, ...] | None]:
+    """Per value, the numbers of a cell holding several (as :func:`normalize` finds
+    them, reason ``several_numbers``), else None.
+
+    >>> several_numbers(["13800138000; 13900139000", "13800138000"])
+    [('13800138000', '13900139000'), None]
+    """
+    found: list[tuple[str, ...] | None] = []
+    for value in values:
+        text = _text_of(value)
+        prepared = _prepare_one(text) if text is not None and text.strip() else None
+        found.append(prepared if isinstance(prepared, tuple) else None)
+    return found
 
 
 # --------------------------------------------------------------------------- digit automata
@@ -976,8 +1111,7 @@ def _engine(region_code: str) -> _Engine:
 # may mark an extension, ';' which may start RFC 3966 parameters, characters beyond
 # the Basic Multilingual Plane) is left to phonenumbers.
 _F_DIGIT, _F_PLUS, _F_OTHER, _F_BAD = 1, 2, 4, 8
-_F_WHITE, _F_SEP, _F_WIDE, _F_WORD = 16, 32, 64, 128
-_BMP = 0x10000
+_F_WHITE, _F_SEP, _F_WIDE, _F_LETTER = 16, 32, 64, 128
 _FLAGS = np.full(0x110000, _F_BAD, dtype=np.uint8)
 _FLAGS[:_BMP] = _F_OTHER
 _VALUE = np.full(0x110000, _PAD, dtype=np.uint8)
@@ -991,11 +1125,12 @@ for _ch in (
     "\uff0d\uff0e\uff0f\u00ad\u200b\u2060\uff08\uff09\uff3b\uff3d"
 ):
     _FLAGS[ord(_ch)] = _F_SEP
-for _ch in map(chr, np.flatnonzero(_FLAGS == _F_SEP)):
-    if re.match(r"\w", _ch):  # a separator phonenumbers does not trim off the end ('ー')
-        _FLAGS[ord(_ch)] |= _F_WORD
+for _c in range(_BMP):
+    if chr(_c).isalnum() and not chr(_c).isdecimal():  # a letter: removed (so is 'ー')
+        _FLAGS[_c] = _F_OTHER | _F_LETTER
 _FLAGS[ord("+")] = _FLAGS[0xFF0B] = _F_PLUS  # '+' and full-width '＋'
-_FLAGS[ord(";")] = _F_BAD
+for _ch in _PIECE_SEPARATORS:  # several numbers, maybe: _prepare_one decides
+    _FLAGS[ord(_ch)] = _F_BAD
 for _c in range(_BMP):
     if chr(_c).isspace():
         _FLAGS[_c] |= _F_WHITE
@@ -1126,6 +1261,28 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
     scan.canonical[target] = ascii_digits[valid] & (off[valid] == 0) & ~plus[valid]
 
 
+def _prepared_otherwise(chars, isdigit, any_flag, count, simple) -> np.ndarray:
+    """Which of the values the fast path would take the documented steps may change:
+    a possible extension (text and at most 7 digits), Excel's text of a float
+    (digits, a point, a zero...), or two runs of at least 7 digits. A superset."""
+    declined = simple & ((any_flag & _F_OTHER) != 0) & (count <= 7)
+    dotted = np.flatnonzero(simple & ((any_flag & _F_SEP) != 0))
+    if dotted.size:
+        dot = chars[dotted] == 46
+        first = np.argmax(dot, axis=1)
+        after = chars[dotted, np.minimum(first + 1, chars.shape[1] - 1)]
+        declined[dotted[(dot.sum(axis=1) == 1) & (after == 48)]] = True
+    long = np.flatnonzero(simple & (count >= 14))
+    if long.size:
+        run = np.zeros(len(long), dtype=np.int64)
+        runs = np.zeros(len(long), dtype=np.int64)
+        for row in isdigit[:, long]:
+            run = (run + 1) * row
+            runs += run == 7
+        declined[long[runs >= 2]] = True
+    return declined
+
+
 def _scan_length(chars: np.ndarray, k: int):
     """Classify values of ``k`` characters, given as their codes (values, k).
 
@@ -1169,9 +1326,9 @@ def _scan_length(chars: np.ndarray, k: int):
         together &= ~has_plus[pair]
         why[pair[~together]] = _NOT_A_NUMBER
         simple[pair[~together]] = False
-        # 'ー' after them stays part of the number (a word character): not two digits
-        odd = pair[(any_flag[pair] & _F_WORD) != 0]
-        why[odd], simple[odd] = _UNDECIDED, False
+    # what the documented steps would change: left to _prepare_one
+    declined = _prepared_otherwise(chars, isdigit, any_flag, count, simple)
+    why[declined], simple[declined] = _UNDECIDED, False
     pick = np.flatnonzero(simple & (count >= 2))
     count = count[pick]
     block = np.full((int(count.max(initial=0)), len(pick)), _PAD, dtype=np.uint8)
@@ -1371,14 +1528,53 @@ def check_region(region: str) -> str:
 
 
 def _classify(texts: np.ndarray, present: np.ndarray, region: str) -> _Scan:
-    """The fast path, then phonenumbers once per distinct text it left undecided."""
+    """The fast path, then what it left undecided one distinct text at a time."""
     scan = _scan(_engine(region), _Texts(texts), present)
+    _decide_declined(scan, texts, region)
+    return scan
+
+
+def _decide_declined(scan: _Scan, texts, region: str) -> None:
+    """Decide the texts the fast path declined (``texts``: an array of them all, or a
+    function giving those at some positions), in place."""
+    todo = np.flatnonzero(scan.reason == _UNDECIDED)
+    if todo.size == 0:
+        return
+    declined = texts(todo) if callable(texts) else texts[todo]
+    which, uniques = pd.factorize(declined)
+    some = _one_by_one(np.asarray(uniques, dtype=object), region)
+    scan.reason[todo], scan.cc[todo], scan.key[todo] = (
+        some.reason[which],
+        some.cc[which],
+        some.key[which],
+    )
+
+
+def _one_by_one(texts: np.ndarray, region: str) -> _Scan:
+    """Distinct texts the fast path declined: the documented steps (_prepare_one) on
+    each, the fast path on what they give, phonenumbers on what is left."""
+    prepared = np.empty(len(texts), dtype=object)
+    reason = np.full(len(texts), _UNDECIDED, dtype=np.int8)
+    for i, text in enumerate(texts.tolist()):
+        if not text.strip():
+            reason[i], prepared[i] = _EMPTY, ""
+            continue
+        found = _prepare_one(text)
+        if found is None:
+            reason[i], prepared[i] = _NOT_A_NUMBER, ""
+        elif isinstance(found, tuple):
+            reason[i], prepared[i] = _SEVERAL, ""
+        else:
+            prepared[i] = found
+    pending = reason == _UNDECIDED
+    scan = _scan(_engine(region), _Texts(prepared), pending)
+    scan.reason[~pending] = reason[~pending]
+    scan.canonical[:] = False
     slow = np.flatnonzero(scan.reason == _UNDECIDED)
     if slow.size:
-        codes, uniques = pd.factorize(texts[slow])
-        results = [_slow_one(text, region) for text in uniques]
+        results = [_slow_one(text, region) for text in prepared[slow].tolist()]
         why, code, key = (np.array(column) for column in zip(*results, strict=True))
-        scan.reason[slow], scan.cc[slow], scan.key[slow] = why[codes], code[codes], key[codes]
+        scan.reason[slow], scan.cc[slow], scan.key[slow] = why, code, key
     return scan
 
 
@@ -1459,16 +1655,15 @@ def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -
         texts[:] = array.take(others).to_pylist()
         some = _classify(texts, np.ones(len(others), dtype=bool), region)
         scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key
-    slow, texts = np.flatnonzero(scan.reason == _UNDECIDED), None
-    if slow.size:
-        texts = np.empty(len(slow), dtype=object)
-        texts[:] = array.take(slow).to_pylist()
-        which, uniques = pd.factorize(texts)
-        results = [_slow_one(text, region) for text in uniques]
-        why, code, key = (np.array(column) for column in zip(*results, strict=True))
-        scan.reason[slow], scan.cc[slow], scan.key[slow] = why[which], code[which], key[which]
+
+    def python_strings(rows: np.ndarray) -> np.ndarray:
+        strings = np.empty(len(rows), dtype=object)
+        strings[:] = array.take(rows).to_pylist()
+        return strings
+
+    _decide_declined(scan, python_strings, region)
     reason, cc, key = scan.reason, scan.cc, scan.key
-    del scan, present, ascii_, others, slow, texts  # before the outputs are built
+    del scan, present, ascii_, others  # before the outputs are built
     if codes is not None:
         reason = np.append(reason, np.int8(_EMPTY))[codes]
         cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]

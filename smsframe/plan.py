@@ -226,7 +226,9 @@ def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None)
     rows["sms_status"] = pd.Categorical.from_codes(
         rejected.astype(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
     )
-    rows["sms_detail"] = _details(reason, rows["sms_detail"])
+    rows["sms_detail"] = _details(
+        reason, rows["sms_detail"], phones.details(frame[options.phone], rows)
+    )
     if at is not None:  # the threshold, in words
         soon = (reason == "schedule_too_soon").to_numpy()
         rows.loc[soon, "sms_detail"] = (
@@ -244,13 +246,16 @@ def _duration(span: timedelta) -> str:
 REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}
 
 
-def _details(reason: pd.Series, found: pd.Series) -> pd.Series:
+def _details(reason: pd.Series, found: pd.Series, words: pd.Series) -> pd.Series:
     """The text of each row's reason (a categorical); for banned keywords, the keywords
-    found."""
+    found; the words a step gave (the missing column, the numbers of a cell, the row
+    a duplicate repeats) where it gave some."""
     texts = np.array([np.nan, *(REASON_TEXT[c] for c in reason.cat.categories)], dtype=object)
     text = pd.Series(texts[reason.cat.codes.to_numpy() + 1], index=reason.index, dtype=object)
     keywords = (reason == "banned_keyword") & found.notna()
     text[keywords] = "the message contains a banned keyword: " + found[keywords].astype(str)
+    own = (found.notna() & ~keywords) | words.notna()
+    text[own] = words.where(words.notna(), found)[own]
     return text_column(text.to_numpy(), text.index)
 
 

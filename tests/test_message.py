@@ -46,8 +46,10 @@ def not_xml(c: str) -> bool:
 
 def reference_row(template: str, row: dict, keywords: list[str]):
     """(sms_message, sms_parts, sms_reason, sms_detail) for one row, the plain way."""
-    if any(pd.isna(row[root]) for root in roots(template)):
-        return None, None, "template_missing", None
+    empty = sorted(repr(root) for root in roots(template) if pd.isna(row[root]))
+    if empty:
+        verb = "have" if len(empty) > 1 else "has"
+        return None, None, "template_missing", f"{', '.join(empty)} {verb} no value"
     text = template.format(**row)
     n = len(text)
     bad = any(not_xml(c) for c in text)
@@ -297,7 +299,8 @@ def test_render_frame_keeps_reasons_from_the_numbers():
         "template_missing",
         "duplicate",  # the number's reason wins over banned_keyword
     ]
-    assert out["sms_detail"].isna().all()
+    assert out["sms_detail"].isna().tolist() == [True, True, False, True]
+    assert out.loc[2, "sms_detail"] == "'name' has no value"  # names the column
     assert out["sms_message"].tolist()[:2] == ["王伟，您好", "李娜，您好"]
     categories = list(out["sms_reason"].cat.categories)
     assert set(categories) >= {"not_mobile", "duplicate", "template_missing", "banned_keyword"}

@@ -229,11 +229,12 @@ def test_agrees_without_dedupe():
 
 def test_the_fast_path_decides_nearly_all_of_a_realistic_column(monkeypatch):
     """Speed rests on the fast path: phonenumbers sees only what it cannot decide."""
-    seen = []
-    slow = phones._slow_one
+    seen, prepared = [], []
+    slow, prepare = phones._slow_one, phones._prepare_one
     monkeypatch.setattr(
         phones, "_slow_one", lambda text, region: seen.append(text) or slow(text, region)
     )
+    monkeypatch.setattr(phones, "_prepare_one", lambda text: prepared.append(text) or prepare(text))
     rng = random.Random(3)
     values = [f"{rng.choice(['13', '15', '18'])}{rng.randrange(10**9):09d}" for _ in range(5000)]
     values = [
@@ -244,7 +245,8 @@ def test_the_fast_path_decides_nearly_all_of_a_realistic_column(monkeypatch):
                "+82 10 1234 5678", "+852 5123 4567", "N/A", "", None, 13800138000, 1.39e10,
                "13800138000 ext. 12", "13800138000 ext. 12"]  # fmt: skip
     assert_agrees(values, series=pd.Series(values, dtype=object))
-    assert seen == ["13800138000 ext. 12"]  # an extension: phonenumbers' call, once
+    assert seen == []
+    assert sorted(prepared) == ["13800138000 ext. 12", "N/A"]  # the documented steps, once
 
 
 # --------------------------------------------------------------------------- properties
