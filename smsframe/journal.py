@@ -42,10 +42,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, cast
 
@@ -293,6 +294,26 @@ class _Prepared:
         return converted if self.order is None else tuple(converted[n] for n in self.order)
 
 
+class _ClaimsInsert(_Prepared):
+    """:func:`_claims` of ``count`` numbers, compiled once. Its parameters are made
+    without a dict per number where the driver takes them by position and no column
+    converts its value (SQLite): a call's claims are most of its intent's work."""
+
+    def __init__(self, count: int, dialect: sa.Dialect) -> None:
+        super().__init__(_claims(count), dialect)
+        pattern = [name for i in range(count) for name in ("key", f"p{i}", "call_id")]
+        self._by_position = self.order == pattern and not any(self.convert.values())
+
+    def rows(self, common: dict, numbers: Sequence[str]) -> tuple | dict:
+        """The parameters claiming ``numbers`` for ``common``'s key and call_id."""
+        if self._by_position:
+            key, call_id = repeat(common["key"]), repeat(common["call_id"])
+            return tuple(
+                chain.from_iterable(zip(key, numbers, call_id, strict=False))
+            )  # repeat: endless
+        return self.parameters(common | {f"p{i}": phone for i, phone in enumerate(numbers)})
+
+
 @dataclass(frozen=True)
 class _Claims:
     """The numbers an intent claims in its campaign, and the lease it is made under."""
@@ -354,7 +375,7 @@ class _CallWriter:
         self._intent = _Prepared(insert, engine.dialect, _INTENT_COLUMNS)
         self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
         self._fence = _Prepared(_FENCE, engine.dialect)
-        self._claims: dict[int, _Prepared] = {}  # by count of numbers
+        self._claims: dict[int, _ClaimsInsert] = {}  # by count of numbers
         self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
@@ -464,12 +485,9 @@ class _CallWriter:
             for start in range(0, len(claims.new), _CLAIMS_AT_ONCE):
                 numbers = claims.new[start : start + _CLAIMS_AT_ONCE]
                 if len(numbers) not in self._claims:
-                    self._claims[len(numbers)] = _Prepared(
-                        _claims(len(numbers)), self.engine.dialect
-                    )
+                    self._claims[len(numbers)] = _ClaimsInsert(len(numbers), self.engine.dialect)
                 statement = self._claims[len(numbers)]
-                values = common | {f"p{i}": phone for i, phone in enumerate(numbers)}
-                cursor.execute(statement.sql, statement.parameters(values))
+                cursor.execute(statement.sql, statement.rows(common, numbers))
         if claims.resent:
             taken = 0
             for phone, prior in claims.resent.items():  # rowcount of each, on every driver
