@@ -37,8 +37,6 @@ from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from serve import simulator_process
-
 ACCOUNT = (101, "bench", "bench-password")
 MESSAGE = "您好，这是一条基准测试短信。"
 TIMESTAMP = 1_764_000_000
@@ -179,23 +177,33 @@ def zeep_round(
     return calls, time.perf_counter() - started
 
 
-def served(db: Path, source: Path, profile: bool):
-    """A simulator on ``db`` running the code under ``source``."""
-    env = {**os.environ, "PYTHONPATH": str(source.resolve())}
-    if not profile:
-        return simulator_process(db, ACCOUNT, BALANCE, env=env)
-    return _profiled(db, env)
+class served:
+    """A simulator on ``db`` running, in a process of its own, the code under ``source``
+    (``smsframe simulator serve``, as ``bench/serve.py`` runs it; under cProfile with
+    ``profile``)."""
 
-
-class _profiled:
-    def __init__(self, db: Path, env: dict) -> None:
-        code = PROFILE.format(account=ACCOUNT, balance=BALANCE)
+    def __init__(self, db: Path, source: Path, profile: bool) -> None:
+        if profile:
+            command = ["-c", PROFILE.format(account=ACCOUNT, balance=BALANCE), str(db)]
+        else:
+            account = ":".join(map(str, (*ACCOUNT, BALANCE)))
+            command = ["-m", "smsframe.cli", "simulator", "serve", "--db", str(db)]
+            command += ["--account", account]
+        self.source = source
         self.process = subprocess.Popen(
-            [sys.executable, "-c", code, str(db)], env=env, stdout=subprocess.PIPE, text=True
+            [sys.executable, *command],
+            cwd=source,  # first on sys.path
+            env={**os.environ, "PYTHONPATH": str(source.resolve())},
+            stdout=subprocess.PIPE,
+            text=True,
         )
 
     def __enter__(self) -> str:
-        return self.process.stdout.readline().strip()
+        url = self.process.stdout.readline().strip()
+        if not url:
+            self.process.kill()
+            raise RuntimeError(f"the simulator under {self.source} did not start")
+        return url
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()

@@ -12,14 +12,9 @@ from pathlib import Path
 
 @contextmanager
 def simulator_process(
-    db: Path,
-    account: tuple[int, str, str],
-    balance: int,
-    latency_ms: int = 0,
-    env: dict[str, str] | None = None,
+    db: Path, account: tuple[int, str, str], balance: int, latency_ms: int = 0
 ) -> Iterator[str]:
-    """Yield the WSDL URL of a simulator keeping its state in ``db``; stop it on exit.
-    ``env``: the environment of its process (e.g. a PYTHONPATH to another checkout)."""
+    """Yield the WSDL URL of a simulator keeping its state in ``db``; stop it on exit."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -36,7 +31,6 @@ def simulator_process(
         ],
         stdout=subprocess.PIPE,
         text=True,
-        env=env,
     )
     try:
         yield process.stdout.readline().strip()

@@ -51,7 +51,7 @@ def test_a_provider_that_goes_down_is_noticed_within_seconds(tmp_path):
     url, store = f"sqlite:///{tmp_path / 'j.sqlite'}", tmp_path / "provider.sqlite"
     sim = Simulator(store, latency_ms=5).start()
     sim.add_account(*ACCOUNT, balance=10 * ROWS)
-    wsdl, port = sim.wsdl_url, sim._server.server_address[1]
+    wsdl, port = sim.wsdl_url, sim.address[1]
     stopper = when(lambda: sim.requests["SendMessage"] >= 40, sim.stop)
     started = time.monotonic()
     with pytest.raises(ProviderUnavailable) as raised:

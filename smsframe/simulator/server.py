@@ -1,110 +1,33 @@
-"""The simulator: a threaded HTTP server on loopback speaking the provider's SOAP."""
+"""The simulator: the provider's SOAP service over HTTP on loopback.
+
+Calls are served by one asyncio loop (:mod:`smsframe.simulator.httpd`). The send
+calls that are ready together run in one group transaction of the store, each
+atomic in a savepoint of it, and are answered only once the group is committed.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
-import time
 from collections import Counter
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsframe.simulator import soap
-from smsframe.simulator.faults import Faults, forced_state
+from smsframe.simulator.faults import FaultRule, Faults, forced_state
+from smsframe.simulator.httpd import Connection, HttpServer, Request
 from smsframe.simulator.service import Service, refusal
 from smsframe.simulator.store import Store
 
 if TYPE_CHECKING:
+    import threading
+
     import pandas as pd
 
 log = logging.getLogger("smsframe.simulator")
 
 PATH = "/Service.asmx"
-MAX_BODY = 32 * 1024 * 1024
-IDLE_TIMEOUT_S = 30
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "smsframe-simulator"
-    timeout = IDLE_TIMEOUT_S  # a slow or idle client never pins a thread forever
-    # Headers and body go out as two writes: with Nagle on, the body waits for the
-    # client's delayed ACK (~40 ms a call on a keep-alive connection).
-    disable_nagle_algorithm = True
-    simulator: Simulator  # set on the subclass made per simulator
-
-    def setup(self) -> None:
-        super().setup()
-        self.simulator._connections.add(self.connection)
-
-    def finish(self) -> None:
-        self.simulator._connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def handle_one_request(self) -> None:
-        try:
-            super().handle_one_request()
-        except (BrokenPipeError, ConnectionResetError):  # the client left before its answer
-            self.close_connection = True
-
-    def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s " + format, self.client_address[0], *args)
-
-    # -- HTTP --------------------------------------------------------------
-    def do_GET(self) -> None:
-        path, _, query = self.path.partition("?")
-        if path == PATH and query.lower() == "wsdl":
-            self.simulator.requests["wsdl"] += 1
-            self._reply(HTTPStatus.OK, soap.wsdl(self.simulator.url).encode(), "text/xml")
-        else:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found; the WSDL is at ?wsdl\n", "text/plain")
-
-    def do_POST(self) -> None:
-        if self.path.partition("?")[0] != PATH:
-            self._reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
-            return
-        try:
-            length = int(self.headers.get("Content-Length", ""))
-        except ValueError:
-            self._fault("Content-Length is required", HTTPStatus.LENGTH_REQUIRED, close=True)
-            return
-        if length > MAX_BODY:
-            self._fault(f"request over {MAX_BODY} bytes", HTTPStatus.REQUEST_ENTITY_TOO_LARGE, True)
-            return
-        body = self.rfile.read(length)
-        try:
-            request = soap.parse_request(body)
-        except soap.SoapFault as error:
-            self._fault(str(error))
-            return
-        self.simulator._answer(self, request)
-
-    # -- replies -----------------------------------------------------------
-    def _reply(self, status: int, body: bytes, content_type: str, close: bool = False) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", f"{content_type}; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        if close:
-            self.send_header("Connection", "close")
-            self.close_connection = True
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _fault(
-        self, message: str, status: int = HTTPStatus.INTERNAL_SERVER_ERROR, close: bool = False
-    ) -> None:
-        self._reply(status, soap.fault(message), "text/xml", close)
-
-    def drop(self) -> None:
-        """Close the connection without an answer."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+FAILED = object()  # a call whose processing raised: its connection closes unanswered
 
 
 class Simulator:
@@ -130,41 +53,24 @@ class Simulator:
         self.faults = Faults(tuple(soap.OPERATIONS))
         self.latency_ms = latency_ms
         self._address = (host, port)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._connections: set[socket.socket] = set()
+        self._server: HttpServer | None = None
+        self._pending: list[tuple[Connection, soap.Request, FaultRule | None]] = []
         self.requests: Counter[str] = Counter()  # calls per operation, and "wsdl" fetches
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> Simulator:
         if self._server is not None:
             return self
-        handler = type("Handler", (_Handler,), {"simulator": self})
-        server = ThreadingHTTPServer(self._address, handler, bind_and_activate=False)
-        server.daemon_threads = True
-        server.request_queue_size = 128
-        server.server_bind()
-        server.server_activate()
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="smsframe-simulator",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server = HttpServer(*self._address, self._handle, self._refuse)
+        self._server.start("smsframe-simulator")
         return self
 
     def stop(self) -> None:
         if self._server is None:
             return
-        self._server.shutdown()
-        self._server.server_close()
-        for connection in list(self._connections):
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-        self._thread.join()
+        self._server.stop()
         self._server = None
+        self._pending.clear()
         self.store.close()
 
     def __enter__(self) -> Simulator:
@@ -174,11 +80,16 @@ class Simulator:
         self.stop()
 
     @property
-    def url(self) -> str:
-        """The service endpoint."""
+    def address(self) -> tuple[str, int]:
+        """(host, port) the simulator listens on."""
         if self._server is None:
             raise RuntimeError("the simulator is not running; call start() first")
-        host, port = self._server.server_address[:2]
+        return self._server.address
+
+    @property
+    def url(self) -> str:
+        """The service endpoint."""
+        host, port = self.address
         return f"http://{host}:{port}{PATH}"
 
     @property
@@ -259,39 +170,97 @@ class Simulator:
             raise KeyError(f"no account {account_id}")
         return {"Balance": account.balance, "Sended": account.sended, "Totaled": account.totaled}
 
-    # -- one call ------------------------------------------------------------
-    def _answer(self, handler: _Handler, request: soap.Request) -> None:
-        self.requests[request.operation] += 1
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)
-        rule = self.faults.pick(request.operation)
+    # -- the server's side (on its loop) -----------------------------------------
+    @property
+    def _thread(self) -> threading.Thread | None:
+        return None if self._server is None else self._server.thread
+
+    @property
+    def _connections(self) -> set[Connection]:
+        return set() if self._server is None else self._server.connections
+
+    def _handle(self, connection: Connection, request: Request) -> None:
+        path, _, query = request.path.partition("?")
+        if request.method == "GET" and path == PATH and query.lower() == "wsdl":
+            self.requests["wsdl"] += 1
+            connection.reply(HTTPStatus.OK, soap.wsdl(self.url).encode(), "text/xml")
+        elif request.method not in ("GET", "POST"):
+            connection.reply(HTTPStatus.NOT_IMPLEMENTED, b"not implemented\n", "text/plain", True)
+        elif request.method == "GET":
+            connection.reply(
+                HTTPStatus.NOT_FOUND, b"not found; the WSDL is at ?wsdl\n", "text/plain"
+            )
+        elif path != PATH:
+            connection.reply(HTTPStatus.NOT_FOUND, b"not found\n", "text/plain")
+        else:
+            try:
+                call = soap.parse_request(request.body)
+            except soap.SoapFault as error:
+                connection.reply(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, soap.fault(str(error)), "text/xml"
+                )
+                return
+            self.requests[call.operation] += 1
+            self._server.call_later(self.latency_ms, self._picked, connection, call)
+
+    def _refuse(self, connection: Connection, status: HTTPStatus, message: str) -> None:
+        if status == HTTPStatus.BAD_REQUEST:  # not even HTTP: no SOAP either
+            connection.reply(status, f"{message}\n".encode(), "text/plain", True)
+        else:
+            connection.reply(status, soap.fault(message), "text/xml", True)
+
+    def _picked(self, connection: Connection, call: soap.Request) -> None:
+        rule = self.faults.pick(call.operation)
+        delay = rule.delay_ms if rule and rule.fault != "delay" else 0
+        self._server.call_later(delay, self._faulted, connection, call, rule)
+
+    def _faulted(self, connection: Connection, call: soap.Request, rule: FaultRule | None) -> None:
         fault = rule.fault if rule else None
-        if rule and rule.delay_ms and fault != "delay":
-            time.sleep(rule.delay_ms / 1000)
         if fault == "drop-before":
-            handler.drop()
+            connection.drop()
             return
         if fault == "http500":
-            handler._reply(HTTPStatus.INTERNAL_SERVER_ERROR, b"Internal Server Error", "text/html")
+            connection.reply(
+                HTTPStatus.INTERNAL_SERVER_ERROR, b"Internal Server Error", "text/html"
+            )
             return
         code = forced_state(fault) if fault else None
         if code is not None:
-            handler._reply(
-                HTTPStatus.OK,
-                soap.response(request.operation, refusal(request.operation, code)),
-                "text/xml",
-            )
+            answer = soap.response(call.operation, refusal(call.operation, code))
+            connection.reply(HTTPStatus.OK, answer, "text/xml")
             return
         if fault == "null":
-            handler._reply(HTTPStatus.OK, soap.response(request.operation, None), "text/xml")
+            connection.reply(HTTPStatus.OK, soap.response(call.operation, None), "text/xml")
             return
-        result = self.service.call(request.operation, request.params, handler.client_address[0])
-        if fault == "drop-after":
-            handler.drop()
-            return
-        if fault == "delay":
-            time.sleep(rule.delay_ms / 1000)
-        handler._reply(HTTPStatus.OK, soap.response(request.operation, result), "text/xml")
+        self._pending.append((connection, call, rule))
+        if len(self._pending) == 1:  # the first of a group: run it once the loop turns
+            self._server.call_soon(self._run_pending)
+
+    def _run_pending(self) -> None:
+        """Run the calls ready together in one committed group, then answer them."""
+        pending, self._pending = self._pending, []
+        results: list[object] = []
+        try:
+            with self.store.group():
+                for connection, call, _ in pending:
+                    try:
+                        results.append(
+                            self.service.call(call.operation, call.params, connection.peer)
+                        )
+                    except Exception:
+                        log.exception("%s failed", call.operation)
+                        results.append(FAILED)
+        except Exception:
+            log.exception("the simulator's store failed: %d calls left unanswered", len(pending))
+            results = [FAILED] * len(pending)
+        for (connection, call, rule), result in zip(pending, results, strict=True):
+            fault = rule.fault if rule else None
+            if result is FAILED or fault == "drop-after":
+                connection.drop()
+                continue
+            answer = soap.response(call.operation, result)  # type: ignore[arg-type]
+            delay = rule.delay_ms if rule and fault == "delay" else 0
+            self._server.call_later(delay, connection.reply, HTTPStatus.OK, answer, "text/xml")
 
 
 def deliveries_frame(store: Store) -> pd.DataFrame:

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
-from smsframe.simulator.store import Store
+from smsframe.simulator.store import Account, Store
 
 CHINA = timezone(timedelta(hours=8), "CST")
 SMS_LENGTH = 70
@@ -33,6 +33,8 @@ PART_LENGTH = 67
 MAX_LENGTH = 3 * PART_LENGTH
 MAX_PHONES = 1000
 PHONE = re.compile(r"1[3-9][0-9]{9}")
+GOOD_LIST = re.compile(r"1[3-9][0-9]{9}(?:;1[3-9][0-9]{9})*")
+CLEAN_LIST = re.compile(r"[^;\s]+(?:;[^;\s]+)*")
 EXT = re.compile(r"[0-9]{0,6}")
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
@@ -42,6 +44,23 @@ SEND_OPERATIONS = ("SendMessage", "SendTimer", "SendMessageExt")
 def parts(message: str) -> int:
     """SMS parts of a message: 70 characters fit one SMS, longer ones go in parts of 67."""
     return 1 if len(message) <= SMS_LENGTH else math.ceil(len(message) / PART_LENGTH)
+
+
+def numbers(phone: str) -> list[str]:
+    """The entries of a Phone list, stripped, empty ones skipped."""
+    if CLEAN_LIST.fullmatch(phone):  # the usual list: nothing to strip or skip
+        return phone.split(";")
+    return [p for p in (entry.strip() for entry in phone.split(";")) if p]
+
+
+def sort_numbers(phones: list[str], unreachable: frozenset[str]) -> tuple[list[str], list[str]]:
+    """(good, bad): numbers of the simple pattern that are not marked unreachable, the rest."""
+    if not unreachable and GOOD_LIST.fullmatch(";".join(phones)):
+        return phones, []
+    good, bad = [], []
+    for p in phones:
+        (good if PHONE.fullmatch(p) and p not in unreachable else bad).append(p)
+    return good, bad
 
 
 def send_state(state: int, batch_id: int = 0, fail_phone: str = "") -> dict:
@@ -65,8 +84,10 @@ class Service:
         self.clock = clock
 
     # -- checks shared by every operation ----------------------------------
-    def _authenticate(self, db, params: dict, client_ip: str, password_field: str = "Psw") -> int:
-        """0 < account id when the caller may use the service, else the refusal code."""
+    def _authenticate(
+        self, db, params: dict, client_ip: str, password_field: str = "Psw"
+    ) -> Account | int:
+        """The account when the caller may use the service, else the refusal code."""
         account_id, name, password = (
             params.get("Id"),
             params.get("Name"),
@@ -83,53 +104,51 @@ class Service:
             return -4
         if account.bound_ip and account.bound_ip != client_ip:
             return -30
-        return account.id
+        return account
 
     # -- operations ----------------------------------------------------------
     def user_login(self, params: dict, client_ip: str) -> int:
         with self.store.transaction() as db:
-            return self._authenticate(db, params, client_ip)
+            account = self._authenticate(db, params, client_ip)
+            return account if isinstance(account, int) else account.id
 
     def update_psw(self, params: dict, client_ip: str) -> int:
         with self.store.transaction() as db:
-            code = self._authenticate(db, params, client_ip, password_field="OldPsw")
-            if code <= 0:
-                return code
+            account = self._authenticate(db, params, client_ip, password_field="OldPsw")
+            if isinstance(account, int):
+                return account
             new = params.get("NewPsw")
             if not (new or "").strip():
                 return -2
             if new == params["OldPsw"] or len(new) > 64 or any(c.isspace() for c in new):
                 return -1
-            db.execute("UPDATE accounts SET password = ? WHERE id = ?", (new, code))
+            db.execute("UPDATE accounts SET password = ? WHERE id = ?", (new, account.id))
             return 1
 
     def get_balance(self, params: dict, client_ip: str) -> dict:
         with self.store.transaction() as db:
-            code = self._authenticate(db, params, client_ip)
-            if code <= 0:
-                return refusal("GetBalance", code)
-            account = self.store.account(code, db)
+            account = self._authenticate(db, params, client_ip)
+            if isinstance(account, int):
+                return refusal("GetBalance", account)
             return {
                 "Balance": account.balance,
                 "Sended": account.sended,
-                "State": code,
+                "State": account.id,
                 "Totaled": account.totaled,
             }
 
     def send(self, operation: str, params: dict, client_ip: str) -> dict:
         """SendMessage, SendTimer and SendMessageExt: one transaction each."""
         with self.store.transaction() as db:
-            code = self._authenticate(db, params, client_ip)
-            if code <= 0:
-                return send_state(code)
-            account_id = code
+            account = self._authenticate(db, params, client_ip)
+            if isinstance(account, int):
+                return send_state(account)
             message = params.get("Message") or ""
             if not message.strip():
                 return send_state(-5)
             if len(message) > MAX_LENGTH:
                 return send_state(-6)
-            entries = [p.strip() for p in (params.get("Phone") or "").split(";")]
-            phones = [p for p in entries if p]
+            phones = numbers(params.get("Phone") or "")
             if not phones:
                 return send_state(-7)
             if len(phones) > MAX_PHONES:
@@ -150,37 +169,21 @@ class Service:
             ext = params.get("Ext") if operation == "SendMessageExt" else None
             if ext is not None and not EXT.fullmatch(ext):
                 return send_state(-1)
-            found = [word for word in self.store.keywords(db) if word in message]
+            found = [word for word in self.store.keywords() if word in message]
             if found:
                 return send_state(-13, fail_phone=";".join(found))
-            unreachable = self.store.unreachable(db, phones)
-            bad = [p for p in phones if not PHONE.fullmatch(p) or p in unreachable]
-            good = [p for p in phones if PHONE.fullmatch(p) and p not in unreachable]
+            good, bad = sort_numbers(phones, self.store.unreachable())
             if not good:
                 return send_state(-10, fail_phone=";".join(bad))
             cost = parts(message) * len(good)
-            if cost > self.store.account(account_id, db).balance:
+            if cost > account.balance:
                 return send_state(-8)
             timestamp = params.get("Timestamp") or 0
-            batch_id = self.store.batch_id(db, account_id, timestamp, message)
+            batch_id = self.store.batch_id(db, account.id, timestamp, message)
             received_at = datetime.fromtimestamp(now, UTC).astimezone(CHINA).isoformat()
-            self.store.charge(db, account_id, cost)
+            self.store.charge(db, account.id, cost)
             self.store.deliver(
-                db,
-                [
-                    (
-                        account_id,
-                        batch_id,
-                        p,
-                        message,
-                        timestamp,
-                        scheduled_for,
-                        received_at,
-                        ext,
-                        operation,
-                    )
-                    for p in good
-                ],
+                db, account.id, batch_id, good, scheduled_for, received_at, ext, operation
             )
             if scheduled_for is not None:
                 self.store.record_scheduled(

@@ -158,7 +158,7 @@ def test_ten_megabyte_phone_list_is_minus_1(sim, service, auth):
 
 def http(sim, raw: bytes, timeout: float = 5) -> bytes:
     """Send raw bytes over one socket; read the answer until the server closes or times out."""
-    host, port = sim._server.server_address[:2]
+    host, port = sim.address
     with socket.create_connection((host, port), timeout=timeout) as conn:
         conn.sendall(raw)
         chunks = []
@@ -204,7 +204,7 @@ def settle(sim, connections: int = 1) -> None:
 
 
 def test_truncated_body_then_hang_up_does_not_wedge_the_server(sim, service, capfd):
-    host, port = sim._server.server_address[:2]
+    host, port = sim.address
     with socket.create_connection((host, port), timeout=5) as conn:
         conn.sendall(b"POST /Service.asmx HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n<so")
     still_serving(sim, service)
@@ -213,7 +213,7 @@ def test_truncated_body_then_hang_up_does_not_wedge_the_server(sim, service, cap
 
 
 def test_a_stalled_client_does_not_block_other_callers(sim, service):
-    host, port = sim._server.server_address[:2]
+    host, port = sim.address
     stalled = socket.create_connection((host, port), timeout=5)
     try:
         stalled.sendall(b"POST /Service.asmx HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n")
@@ -230,7 +230,7 @@ def test_a_stalled_client_does_not_block_other_callers(sim, service):
     [("GET", "/Service.asmx"), ("GET", "/other?wsdl"), ("POST", "/other"), ("GET", "/")],
 )
 def test_other_paths_are_404(sim, service, method, path):
-    host, port = sim._server.server_address[:2]
+    host, port = sim.address
     response = requests.request(method, f"http://{host}:{port}{path}", data=b"x", timeout=5)
     assert response.status_code == 404
     still_serving(sim, service)
