@@ -24,6 +24,7 @@ MAX_HEAD = 64 * 1024
 MAX_BODY = 32 * 1024 * 1024
 IDLE_TIMEOUT_S = 30  # an idle or stalled connection is closed after this
 SERVER = "smsframe-simulator"
+STATUS_LINES = {s.value: f"HTTP/1.1 {s.value} {s.phrase}\r\n" for s in HTTPStatus}
 
 
 @dataclass
@@ -148,9 +149,8 @@ class Connection(asyncio.Protocol):
         if self.closed:
             return
         close = close or self._close_after
-        phrase = HTTPStatus(status).phrase
         head = (
-            f"HTTP/1.1 {status} {phrase}\r\nServer: {SERVER}\r\nDate: {self.server.date()}\r\n"
+            f"{STATUS_LINES[status]}Server: {SERVER}\r\nDate: {self.server.date()}\r\n"
             f"Content-Type: {content_type}; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
             f"{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n"
         )

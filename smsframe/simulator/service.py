@@ -34,7 +34,6 @@ MAX_LENGTH = 3 * PART_LENGTH
 MAX_PHONES = 1000
 PHONE = re.compile(r"1[3-9][0-9]{9}")
 GOOD_LIST = re.compile(r"1[3-9][0-9]{9}(?:;1[3-9][0-9]{9})*")
-CLEAN_LIST = re.compile(r"[^;\s]+(?:;[^;\s]+)*")
 EXT = re.compile(r"[0-9]{0,6}")
 DATETIME = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
 
@@ -46,18 +45,22 @@ def parts(message: str) -> int:
     return 1 if len(message) <= SMS_LENGTH else math.ceil(len(message) / PART_LENGTH)
 
 
-def numbers(phone: str) -> list[str]:
-    """The entries of a Phone list, stripped, empty ones skipped."""
-    if CLEAN_LIST.fullmatch(phone):  # the usual list: nothing to strip or skip
-        return phone.split(";")
-    return [p for p in (entry.strip() for entry in phone.split(";")) if p]
+def numbers(phone: str) -> tuple[list[str], bool]:
+    """The entries of a Phone list, stripped, empty ones skipped; and whether all are
+    known to match the simple pattern."""
+    if GOOD_LIST.fullmatch(phone):  # the usual list: nothing to strip, skip or check
+        return phone.split(";"), True
+    return [p for p in (entry.strip() for entry in phone.split(";")) if p], False
 
 
-def sort_numbers(phones: list[str], unreachable: frozenset[str]) -> tuple[list[str], list[str]]:
+def sort_numbers(
+    phones: list[str], valid: bool, unreachable: frozenset[str]
+) -> tuple[list[str], list[str]]:
     """(good, bad): numbers of the simple pattern that are not marked unreachable, the rest."""
-    if not unreachable and GOOD_LIST.fullmatch(";".join(phones)):
+    if valid and not unreachable:
         return phones, []
-    good, bad = [], []
+    good: list[str] = []
+    bad: list[str] = []
     for p in phones:
         (good if PHONE.fullmatch(p) and p not in unreachable else bad).append(p)
     return good, bad
@@ -148,7 +151,7 @@ class Service:
                 return send_state(-5)
             if len(message) > MAX_LENGTH:
                 return send_state(-6)
-            phones = numbers(params.get("Phone") or "")
+            phones, valid = numbers(params.get("Phone") or "")
             if not phones:
                 return send_state(-7)
             if len(phones) > MAX_PHONES:
@@ -172,7 +175,7 @@ class Service:
             found = [word for word in self.store.keywords() if word in message]
             if found:
                 return send_state(-13, fail_phone=";".join(found))
-            good, bad = sort_numbers(phones, self.store.unreachable())
+            good, bad = sort_numbers(phones, valid, self.store.unreachable())
             if not good:
                 return send_state(-10, fail_phone=";".join(bad))
             cost = parts(message) * len(good)

@@ -130,6 +130,15 @@ def _decode(text: str | None, xsd_type: str, name: str) -> object:
     return number
 
 
+_ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
+_BODY = f"{{{SOAP_ENV}}}Body"
+_NIL = f"{{{XSI}}}nil"
+
+
+def _localname(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
 def parse_request(body: bytes) -> Request:
     """Decode an envelope into the operation and its typed parameters.
 
@@ -142,25 +151,26 @@ def parse_request(body: bytes) -> Request:
         root = etree.fromstring(body, _PARSER)
     except etree.XMLSyntaxError as error:
         raise SoapFault(f"Server was unable to read request: {error}") from None
-    if root.tag != f"{{{SOAP_ENV}}}Envelope":
+    if root.tag != _ENVELOPE:
         raise SoapFault("Server was unable to read request: not a SOAP 1.1 envelope")
-    body_el = root.find(f"{{{SOAP_ENV}}}Body")
+    body_el = root.find(_BODY)
     calls = [] if body_el is None else [c for c in body_el if isinstance(c.tag, str)]
     if not calls:
         raise SoapFault("Server was unable to read request: the SOAP body is empty")
-    qname = etree.QName(calls[0])
-    if qname.namespace != TNS or qname.localname not in OPERATIONS:
-        raise SoapFault(f"Server did not recognize the operation {qname.localname!r}")
-    spec, _ = OPERATIONS[qname.localname]
-    given = {etree.QName(c).localname: c for c in calls[0] if isinstance(c.tag, str)}
+    tag = calls[0].tag
+    operation = _localname(tag)
+    if not tag.startswith(f"{{{TNS}}}") or operation not in OPERATIONS:
+        raise SoapFault(f"Server did not recognize the operation {operation!r}")
+    spec, _ = OPERATIONS[operation]
+    given = {_localname(c.tag): c for c in calls[0] if isinstance(c.tag, str)}
     params: dict = {}
     for name, xsd_type in spec:
         element = given.get(name)
-        if element is None or element.get(f"{{{XSI}}}nil") in ("true", "1"):
+        if element is None or element.get(_NIL) in ("true", "1"):
             params[name] = None
         else:
             params[name] = _decode(element.text, xsd_type, name)
-    return Request(qname.localname, params)
+    return Request(operation, params)
 
 
 def _envelope(inner: str) -> bytes:
