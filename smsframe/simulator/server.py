@@ -1,8 +1,8 @@
 """The simulator: the provider's SOAP service over HTTP on loopback.
 
-Calls are served by one asyncio loop (:mod:`smsframe.simulator.httpd`). The send
-calls that are ready together run in one group transaction of the store, each
-atomic in a savepoint of it, and are answered only once the group is committed.
+Calls are served by one asyncio loop (:mod:`smsframe.simulator.httpd`). The calls
+that are ready together run in one group transaction of the store, each atomic in
+a savepoint of it, and are answered only once the group is committed.
 """
 
 from __future__ import annotations
