@@ -18,8 +18,9 @@ import pandas as pd
 
 from smsframe.errors import CampaignMismatch
 from smsframe.journal import Content
+from smsframe.keys import digest
 from smsframe.outcomes import Recipients, is_missing
-from smsframe.plan import Plan, content_keys
+from smsframe.plan import Plan, content_groups
 
 WAYS_ON = (
     "Nothing was sent. To send the new content to every row, use a new campaign name; "
@@ -33,11 +34,13 @@ def check(
     content: Content,
     plan: Plan,
     recorded: Recipients | None,
+    keys: np.ndarray | None = None,
 ) -> None:
     """Raise :class:`CampaignMismatch` if running ``plan`` as campaign ``name`` would send
-    other content than the campaign was sent with."""
+    other content than the campaign was sent with (``keys``: the plan's numbers'
+    :func:`~smsframe.outcomes.number_keys`, if known)."""
     differences = [] if bound is None else _campaign_differences(bound, content)
-    changed = _changed_rows(plan.rows, recorded)
+    changed = _changed_rows(plan.rows, recorded, keys)
     if not differences and not len(changed):
         return
     if recorded is not None and len(changed):
@@ -59,11 +62,13 @@ def _campaign_differences(bound: Content, content: Content) -> list[str]:
     return differences
 
 
-def _changed_rows(rows: pd.DataFrame, recorded: Recipients | None) -> np.ndarray:
+def _changed_rows(
+    rows: pd.DataFrame, recorded: Recipients | None, keys: np.ndarray | None
+) -> np.ndarray:
     """Positions of the rows the campaign attempted that would now send other content."""
     if recorded is None:
         return np.array([], dtype=int)
-    where = recorded.index(rows["sms_phone"])
+    where = recorded.index(rows["sms_phone"], keys)
     attempted = np.flatnonzero(
         (where >= 0)
         & rows["sms_message"].notna().to_numpy()
@@ -71,9 +76,15 @@ def _changed_rows(rows: pd.DataFrame, recorded: Recipients | None) -> np.ndarray
     )
     if not len(attempted):
         return attempted
-    now = content_keys(rows.iloc[attempted])
-    then = recorded.calls["group_key"].to_numpy(dtype=object)[recorded.call_of[where[attempted]]]
-    return attempted[now != then]
+    # A row's content key now, against its call's then: compared as codes of the few
+    # distinct keys, not as a string per row.
+    group, contents = content_groups(rows)
+    now = np.array([digest(*content) for content in contents], dtype=object)
+    then = recorded.calls["group_key"].to_numpy(dtype=object)
+    codes = pd.factorize(np.concatenate([now, then]))[0]
+    now_code = codes[: len(now)][group[attempted]]
+    then_code = codes[len(now) :][recorded.call_of[where[attempted]]]
+    return attempted[now_code != then_code]
 
 
 def _example(rows: pd.DataFrame, recorded: Recipients, changed: np.ndarray) -> str:

@@ -37,6 +37,7 @@ from smsframe.outcomes import (
     OutcomeWriter,
     Recipients,
     is_missing,
+    number_keys,
     recipients_of,
 )
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
@@ -178,11 +179,12 @@ def _run(
     rows = plan.rows
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)
+    keys = number_keys(rows["sms_phone"])  # the rows' numbers as journal lookups take them
     before = balance.result()  # an account's refusal stops the campaign here
     content = Content(before.state, plan.kind, plan.template)
     if not options.extend:
-        binding.check(campaign, journal.content(campaign), content, plan, recorded)
-    to_send = _needs_call(rows, recorded, options.resend_unknown)
+        binding.check(campaign, journal.content(campaign), content, plan, recorded, keys)
+    to_send = _needs_call(rows, recorded, options.resend_unknown, keys)
     calls = chunk_calls(
         rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
     )
@@ -209,7 +211,7 @@ def _run(
             if len(calls):  # the closing balance's round trip overlaps reading the outcomes
                 after = _in_background(lambda: _balance_after(client))
                 recipients = journal.recipients(campaign)
-            result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
+            result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason, keys)
             if len(calls):
                 journal.finish_campaign(campaign, after.result())
             journal.record_unsent(campaign, _unsent(result, plan.phone))
@@ -220,7 +222,7 @@ def _run(
     # The journal cannot be read (or is still being written): what this run knows.
     this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
     recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
-    result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason)
+    result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason, keys)
     return result, run, stopped
 
 
@@ -259,13 +261,13 @@ def _balance_after(client: SmsClient) -> int | None:
 
 
 def _needs_call(
-    rows: pd.DataFrame, recorded: Recipients | None, resend_unknown: bool
+    rows: pd.DataFrame, recorded: Recipients | None, resend_unknown: bool, keys: np.ndarray
 ) -> np.ndarray:
     """Pending rows with no outcome in the journal worth keeping."""
     pending = (rows["sms_status"] == "pending").to_numpy()
     if recorded is None:
         return pending
-    where = recorded.index(rows["sms_phone"])
+    where = recorded.index(rows["sms_phone"], keys)
     calls = recorded.calls
     again = calls["retry"].to_numpy(dtype=bool)
     if resend_unknown:
@@ -296,10 +298,12 @@ def _result(
     sent_now: np.ndarray,
     stop_token: str,
     stop_reason: str,
+    keys: np.ndarray | None = None,
 ) -> pd.DataFrame:
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
-    where = np.full(len(rows), -1) if recipients is None else recipients.index(rows["sms_phone"])
+    phones = rows["sms_phone"]
+    where = np.full(len(rows), -1) if recipients is None else recipients.index(phones, keys)
     # The recorded outcome wins: a row the campaign attempted shows what it was sent,
     # even if a pre-flight rule added since rejects it now (not a duplicate row).
     first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()

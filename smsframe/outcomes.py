@@ -124,10 +124,12 @@ class Recipients:
     listed: np.ndarray
     lookup: pd.Index  # phone's number keys (int64), or its texts when one has no key
 
-    def index(self, phones: Any) -> np.ndarray:
-        """The recipient of each of ``phones`` (-1: none)."""
+    def index(self, phones: Any, keys: np.ndarray | None = None) -> np.ndarray:
+        """The recipient of each of ``phones`` (-1: none); ``keys``: their
+        :func:`number_keys`, where the caller has them already."""
         if self.lookup.dtype == np.int64:  # -1, no key, is nobody's
-            return self.lookup.get_indexer(pd.Index(number_keys(phones), copy=False))
+            keys = number_keys(phones) if keys is None else keys
+            return self.lookup.get_indexer(pd.Index(keys, copy=False))
         return self.lookup.get_indexer(pd.Index(_texts(_arrow_text(phones)), dtype=object))
 
     def call_ids(self, phones: Any) -> np.ndarray:

@@ -295,7 +295,7 @@ def chunk_calls(
     if len(pending) == 0:
         return pd.DataFrame(columns=CALL_COLUMNS)
     selected = rows.iloc[pending]
-    codes, contents = _content_groups(selected)
+    codes, contents = content_groups(selected)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     group_starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
@@ -351,17 +351,10 @@ CALL_COLUMNS = [
 ]
 
 
-def content_keys(rows: pd.DataFrame) -> np.ndarray:
-    """Per row, the key of what it sends (its message, ext and schedule time): the
-    ``group_key`` :func:`chunk_calls` gives the call that sends it."""
-    group, contents = _content_groups(rows)
-    return np.array([digest(*content) for content in contents], dtype=object)[group]
-
-
 CONTENT = ("sms_message", "sms_ext", "sms_scheduled_for")  # what a row sends
 
 
-def _content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
+def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
     """Per row, its group of rows sending the same :data:`CONTENT` (0, 1... in order of
     first appearance), and per group that content: (message, ext, schedule time)."""
     # Rows alike in every column, found by their columns' codes (no tuple per row) ...
