@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from phone_reference import reference, reference_text
 from phonenumbers import PhoneNumberType
 
-import smsframe.phones as phones
-from smsframe.phones import REASONS, normalize, normalize_frame
+from smsframe.phones import REASONS, _decide, _metadata, _parse, _scan, normalize, normalize_frame
 
 CORPUS = int(os.environ.get("SMSFRAME_PHONES_CORPUS", "1000000"))
 
@@ -33,7 +32,7 @@ CORPUS = int(os.environ.get("SMSFRAME_PHONES_CORPUS", "1000000"))
 @pytest.fixture(autouse=True)
 def strict_fast_path(monkeypatch):
     """A fast-path exception would otherwise fall back to phonenumbers silently."""
-    monkeypatch.setattr(phones, "_STRICT", True)
+    monkeypatch.setattr(_scan, "_STRICT", True)
 
 
 # --------------------------------------------------------------------------- reference
@@ -230,11 +229,13 @@ def test_agrees_without_dedupe():
 def test_the_fast_path_decides_nearly_all_of_a_realistic_column(monkeypatch):
     """Speed rests on the fast path: phonenumbers sees only what it cannot decide."""
     seen, prepared = [], []
-    slow, prepare = phones._slow_one, phones._prepare_one
+    slow, prepare = _decide._slow_one, _decide._prepare_one
     monkeypatch.setattr(
-        phones, "_slow_one", lambda text, region: seen.append(text) or slow(text, region)
+        _decide, "_slow_one", lambda text, region: seen.append(text) or slow(text, region)
     )
-    monkeypatch.setattr(phones, "_prepare_one", lambda text: prepared.append(text) or prepare(text))
+    monkeypatch.setattr(
+        _decide, "_prepare_one", lambda text: prepared.append(text) or prepare(text)
+    )
     rng = random.Random(3)
     values = [f"{rng.choice(['13', '15', '18'])}{rng.randrange(10**9):09d}" for _ in range(5000)]
     values = [
@@ -355,10 +356,10 @@ def test_duplicates_are_later_rows_with_the_same_number(values):
 def test_automata_match_like_re(region):
     """Each metadata pattern compiled to an automaton accepts exactly what re.fullmatch does."""
     rng = random.Random(region)
-    table = phones._region(region)
+    table = _metadata._region(region)
     assert table.ok
     metadata = table.metadata
-    patterns = [getattr(metadata, name) for name in phones._DESCS]
+    patterns = [getattr(metadata, name) for name in _metadata._DESCS]
     samples = []
     for desc in patterns:
         if desc is not None and desc.example_number:
@@ -387,12 +388,12 @@ def test_automata_match_like_re(region):
         for i, desc in enumerate(patterns):
             pattern = desc.national_number_pattern if desc is not None else None
             want = bool(pattern) and re.fullmatch(pattern, number) is not None
-            assert bool(bits >> i & 1) == want, (region, phones._DESCS[i], number)
+            assert bool(bits >> i & 1) == want, (region, _metadata._DESCS[i], number)
 
 
 def test_every_region_compiles():
     """A phonenumbers upgrade with syntax the automata do not model would show here."""
-    failed = [r for r in sorted(phonenumbers.SUPPORTED_REGIONS) if not phones._engine(r).ok]
+    failed = [r for r in sorted(phonenumbers.SUPPORTED_REGIONS) if not _parse._engine(r).ok]
     assert failed == []
 
 

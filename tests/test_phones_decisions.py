@@ -8,13 +8,12 @@ import pytest
 from phone_reference import reference, reference_prepare
 
 import smsframe  # noqa: F401  (registers df.sms)
-import smsframe.phones as phones
-from smsframe.phones import details, normalize, several_numbers
+from smsframe.phones import _scan, details, normalize, several_numbers
 
 
 @pytest.fixture(autouse=True)
 def strict_fast_path(monkeypatch):
-    monkeypatch.setattr(phones, "_STRICT", True)
+    monkeypatch.setattr(_scan, "_STRICT", True)
 
 
 def one(value, region="CN"):

@@ -1,0 +1,252 @@
+"""The fast path: texts to digits, one length at a time, batch by batch."""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+
+from smsframe.phones._digits import _PAD, _Digits, _groups
+from smsframe.phones._parse import _Engine
+from smsframe.phones._reasons import (
+    _EMPTY,
+    _FOREIGN,
+    _NOT_A_NUMBER,
+    _NOT_MOBILE,
+    _OK,
+    _UNDECIDED,
+)
+from smsframe.phones._steps import _BMP, _PIECE_SEPARATORS
+
+# Character flags of the fast path. phonenumbers extracts a number from its first
+# digit or '+' (the "start"), drops trailing punctuation, and accepts digits, '+' at
+# the start and the separators of its _VALID_PUNCTUATION in between. The fast path
+# takes the values whose number part uses only those (text before it, such as
+# 'Tel: ', is fine); the rest (letters or '#' after the start, tildes and 'x' which
+# may mark an extension, ';' which may start RFC 3966 parameters, characters beyond
+# the Basic Multilingual Plane) is left to phonenumbers.
+_F_DIGIT, _F_PLUS, _F_OTHER, _F_BAD = 1, 2, 4, 8
+_F_WHITE, _F_SEP, _F_WIDE, _F_LETTER = 16, 32, 64, 128
+_FLAGS = np.full(0x110000, _F_BAD, dtype=np.uint8)
+_FLAGS[:_BMP] = _F_OTHER
+_VALUE = np.full(0x110000, _PAD, dtype=np.uint8)
+for _c in range(_BMP):
+    _ch = chr(_c)
+    if unicodedata.category(_ch) == "Nd":  # what re's \d and phonenumbers' digits are
+        _FLAGS[_c] = _F_DIGIT if _c < 128 else _F_DIGIT | _F_WIDE
+        _VALUE[_c] = unicodedata.digit(_ch)
+for _ch in (
+    " -./()[]\u3000\u00a0\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
+    "\uff0d\uff0e\uff0f\u00ad\u200b\u2060\uff08\uff09\uff3b\uff3d"
+):
+    _FLAGS[ord(_ch)] = _F_SEP
+for _c in range(_BMP):
+    if chr(_c).isalnum() and not chr(_c).isdecimal():  # a letter: removed (so is 'ー')
+        _FLAGS[_c] = _F_OTHER | _F_LETTER
+_FLAGS[ord("+")] = _FLAGS[0xFF0B] = _F_PLUS  # '+' and full-width '＋'
+for _ch in _PIECE_SEPARATORS:  # several numbers, maybe: _prepare_one decides
+    _FLAGS[ord(_ch)] = _F_BAD
+for _c in range(_BMP):
+    if chr(_c).isspace():
+        _FLAGS[_c] |= _F_WHITE
+_MAX_CHARS = 32  # longer values go to phonenumbers
+_STRICT = False  # tests set it: a fast-path exception then propagates
+
+
+_BATCH = 1 << 17  # values per vectorised batch (bounds the working memory)
+_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+class _Scan:
+    """Results per text: reason, country code, NSN key, and whether the text is
+    exactly the NSN's ASCII digits (then it is reused as the output string)."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, _UNDECIDED, dtype=np.int8)
+        self.cc = np.zeros(n, dtype=np.int16)
+        self.key = np.full(n, -1, dtype=np.int64)  # NSN length * 10**17 + NSN
+        self.canonical = np.zeros(n, dtype=bool)
+
+
+class _Texts:
+    """Values as Python strings: the character codes of those of one length."""
+
+    def __init__(self, texts: np.ndarray) -> None:
+        self.texts = texts
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        return np.fromiter(map(len, self.texts[rows]), dtype=np.int64, count=len(rows))
+
+    def chars(self, rows: np.ndarray, k: int) -> np.ndarray:
+        """(values, k) code points of the values ``rows``, all ``k`` characters long."""
+        return self.texts[rows].astype(f"U{k}").view(np.uint32).reshape(len(rows), k)
+
+
+def _scan(engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH) -> _Scan:
+    """Decide what can be decided without phonenumbers, batch by batch.
+
+    Batches are independent and their work is mostly numpy, which releases the GIL:
+    a few threads run them side by side.
+    """
+    scan = _Scan(len(present))
+    scan.reason[~present] = _EMPTY
+    rows = np.flatnonzero(present)
+
+    def work(first: int) -> None:
+        batch = rows[first : first + batch_size]
+        try:
+            _scan_batch(engine, source, batch, scan)
+        except Exception:
+            if _STRICT:
+                raise
+            # a fast-path bug must not cost a result: phonenumbers decides these
+            scan.reason[batch], scan.key[batch], scan.canonical[batch] = _UNDECIDED, -1, False
+
+    starts = range(0, len(rows), batch_size)
+    if len(starts) < 2 or _THREADS < 2:
+        for first in starts:
+            work(first)
+    else:
+        with ThreadPoolExecutor(min(_THREADS, len(starts))) as pool:
+            list(pool.map(work, starts))  # re-raises a worker's exception
+    return scan
+
+
+def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
+    length = source.lengths(rows)
+    scan.reason[rows[length == 0]] = _EMPTY
+    # values of one length at a time: no padding, and whole-value reductions are cheap
+    blocks, chosen, counts, pluses, plain = [], [], [], [], []
+    for k, group in _groups(np.minimum(length, _MAX_CHARS + 1)):
+        if not 1 <= k <= _MAX_CHARS:
+            continue
+        why, block, pick, count, plus, ascii_digits = _scan_length(source.chars(rows[group], k), k)
+        scan.reason[rows[group]] = why
+        if pick.size:
+            blocks.append(block)
+            chosen.append(rows[group[pick]])
+            counts.append(count)
+            pluses.append(plus)
+            plain.append(ascii_digits)
+    if not blocks:
+        return
+    width = max(b.shape[0] for b in blocks)
+    table = np.full((width + 1, sum(b.shape[1] for b in blocks)), _PAD, dtype=np.uint8)
+    at = 0
+    for b in blocks:
+        table[: b.shape[0], at : at + b.shape[1]] = b
+        at += b.shape[1]
+    cand = np.concatenate(chosen)
+    nd, plus, ascii_digits = (np.concatenate(x) for x in (counts, pluses, plain))
+    digits = _Digits(table)
+    why, code, off = engine.decide(digits, nd, plus)
+    scan.reason[cand] = why
+    valid = np.flatnonzero((why == _OK) | (why == _NOT_MOBILE) | (why == _FOREIGN))
+    nsn = nd[valid] - off[valid]
+    target = cand[valid]
+    scan.cc[target] = code[valid]
+    scan.key[target] = nsn * 10**17 + digits.values(valid, off[valid], nsn)
+    scan.canonical[target] = ascii_digits[valid] & (off[valid] == 0) & ~plus[valid]
+
+
+def _prepared_otherwise(chars, isdigit, any_flag, count, simple) -> np.ndarray:
+    """Which of the values the fast path would take the documented steps may change:
+    a possible extension (text and at most 7 digits), Excel's text of a float
+    (digits, a point, a zero...), or two runs of at least 7 digits. A superset."""
+    declined = simple & ((any_flag & _F_OTHER) != 0) & (count <= 7)
+    dotted = np.flatnonzero(simple & ((any_flag & _F_SEP) != 0))
+    if dotted.size:
+        dot = chars[dotted] == 46
+        first = np.argmax(dot, axis=1)
+        after = chars[dotted, np.minimum(first + 1, chars.shape[1] - 1)]
+        declined[dotted[(dot.sum(axis=1) == 1) & (after == 48)]] = True
+    long = np.flatnonzero(simple & (count >= 14))
+    if long.size:
+        run = np.zeros(len(long), dtype=np.int64)
+        runs = np.zeros(len(long), dtype=np.int64)
+        for row in isdigit[:, long]:
+            run = (run + 1) * row
+            runs += run == 7
+        declined[long[runs >= 2]] = True
+    return declined
+
+
+def _scan_length(chars: np.ndarray, k: int):
+    """Classify values of ``k`` characters, given as their codes (values, k).
+
+    Returns (reason per value, digit block (k, picked) of the values to decide,
+    their positions, digit counts, leading '+', whether they are ASCII digits only).
+    """
+    m = len(chars)
+    flags = np.ascontiguousarray(_FLAGS.take(chars).T)  # (position, value)
+    any_flag = np.bitwise_or.reduce(flags, axis=0)
+    white = (np.bitwise_and.reduce(flags, axis=0) & _F_WHITE) != 0
+    isdigit = (flags & _F_DIGIT) != 0
+    count = isdigit.view(np.uint8).sum(axis=0, dtype=np.uint8).astype(np.int64)
+    usable = (any_flag & _F_BAD) == 0
+    why = np.full(m, _UNDECIDED, dtype=np.int8)
+    why[usable & white] = _EMPTY
+    why[usable & ~white & (count == 0)] = _NOT_A_NUMBER
+    simple = (any_flag & (_F_OTHER | _F_PLUS | _F_BAD)) == 0  # digits and separators
+    has_plus = np.zeros(m, dtype=bool)
+    fancy = np.flatnonzero(~simple & usable & ~white & (count > 0))
+    if fancy.size:
+        f = flags[:, fancy]
+        digit = (f & _F_DIGIT) != 0
+        isplus = (f & _F_PLUS) != 0
+        first_digit = np.argmax(digit, axis=0)
+        start = np.argmax(digit | isplus, axis=0)
+        other = (f & _F_OTHER) != 0
+        last_other = np.where(other.any(axis=0), k - 1 - np.argmax(other[::-1], axis=0), -1)
+        nplus = np.count_nonzero(isplus, axis=0)
+        last_plus = k - 1 - np.argmax(isplus[::-1], axis=0)
+        ok = last_other < start  # text before the number only
+        # '+' only as one run at the start (then the country code follows)
+        ok &= (nplus == 0) | ((start + nplus - 1 == last_plus) & (last_plus < first_digit))
+        simple[fancy] = ok
+        has_plus[fancy] = nplus > 0
+    simple &= usable & (count > 0)
+    why[simple & (count == 1)] = _NOT_A_NUMBER
+    pair = np.flatnonzero(simple & (count == 2))
+    if pair.size:  # two digits make a number only when written together, without '+'
+        digit = isdigit[:, pair]
+        together = k - 1 - np.argmax(digit[::-1], axis=0) == np.argmax(digit, axis=0) + 1
+        together &= ~has_plus[pair]
+        why[pair[~together]] = _NOT_A_NUMBER
+        simple[pair[~together]] = False
+    # what the documented steps would change: left to _prepare_one
+    declined = _prepared_otherwise(chars, isdigit, any_flag, count, simple)
+    why[declined], simple[declined] = _UNDECIDED, False
+    pick = np.flatnonzero(simple & (count >= 2))
+    count = count[pick]
+    block = np.full((int(count.max(initial=0)), len(pick)), _PAD, dtype=np.uint8)
+    # values sharing a shape (where the digits are, e.g. 'ddd dddd dddd') share the
+    # positions of their digits: gather them shape by shape
+    everything = len(pick) == m
+    sub = np.ascontiguousarray(_VALUE.take(chars if everything else chars[pick]).T)
+    if len(pick) and (count == k).all():  # nothing but digits: already in place
+        block[:] = sub
+        return why, block, pick, count, has_plus[pick], any_flag[pick] == _F_DIGIT
+    digit = isdigit if everything else isdigit[:, pick]
+    packed = np.packbits(digit, axis=0, bitorder="little").astype(np.uint64)
+    shape = packed[0].copy()
+    for b in range(1, len(packed)):
+        shape |= packed[b] << np.uint64(8 * b)
+    inverse, shapes = pd.factorize(shape)
+    if len(shapes) <= 64:
+        for s, bits in enumerate(np.asarray(shapes).tolist()):
+            where = [j for j in range(k) if bits >> j & 1]
+            if len(shapes) == 1:
+                block[: len(where)] = sub[where]
+            else:
+                at = np.flatnonzero(inverse == s)
+                block[: len(where), at] = sub[where][:, at]
+    else:  # many shapes: rank the digits within each value
+        rank = np.cumsum(digit, axis=0, dtype=np.int8) - 1
+        j, i = np.nonzero(digit)
+        block[rank[j, i], i] = sub[j, i]
+    ascii_digits = any_flag[pick] == _F_DIGIT
+    return why, block, pick, count, has_plus[pick], ascii_digits
