@@ -362,10 +362,17 @@ class OutcomeWriter:
             ("sms_state", self.state),
             ("sms_batch_id", self.batch_id),
         ):
-            out[column] = pd.array(values, dtype="Float64").astype("Int64")
+            out[column] = _whole_numbers(values)
         sent_at = pd.Series(self.sent_at, index=out.index).dt.tz_localize("UTC")
         out["sms_sent_at"] = sent_at.dt.tz_convert(CHINA)  # every time in China's
         return out
+
+
+def _whole_numbers(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Floats holding whole numbers or NaN as a nullable Int64 array, without a cast
+    that checks each value."""
+    missing = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(np.int64), missing)
 
 
 # Result column <- the recorded call's column.
