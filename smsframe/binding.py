@@ -76,15 +76,23 @@ def _changed_rows(
     )
     if not len(attempted):
         return attempted
-    # A row's content key now, against its call's then: compared as codes of the few
-    # distinct keys, not as a string per row.
+    return attempted[content_differs(rows, recorded, where, attempted)]
+
+
+def content_differs(
+    rows: pd.DataFrame, recorded: Recipients, where: np.ndarray, positions: np.ndarray
+) -> np.ndarray:
+    """Whether each row at ``positions`` (recipient ``where[position]``) would now send
+    other content (message, ext, schedule time) than its recorded call did: a row's
+    content key against its call's, compared as codes of the few distinct keys, not
+    as a string per row."""
     group, contents = content_groups(rows)
     now = np.array([digest(*content) for content in contents], dtype=object)
     then = recorded.calls["group_key"].to_numpy(dtype=object)
     codes = pd.factorize(np.concatenate([now, then]))[0]
-    now_code = codes[: len(now)][group[attempted]]
-    then_code = codes[len(now) :][recorded.call_of[where[attempted]]]
-    return attempted[now_code != then_code]
+    now_code = codes[: len(now)][group[positions]]
+    then_code = codes[len(now) :][recorded.call_of[where[positions]]]
+    return now_code != then_code
 
 
 def _example(rows: pd.DataFrame, recorded: Recipients, changed: np.ndarray) -> str:

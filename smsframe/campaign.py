@@ -310,7 +310,8 @@ def _result(
     found = (where >= 0) & (pending | first_of_its_number)
     positions = np.flatnonzero(found)
     if recipients is not None and len(positions):
-        writer.write(positions, recipients, where[positions])
+        other_content = binding.content_differs(rows, recipients, where, positions)
+        writer.write(positions, recipients, where[positions], other_content)
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):
         reason = stop_token or "campaign_stopped"

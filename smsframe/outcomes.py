@@ -301,12 +301,9 @@ class OutcomeWriter:
         self.batch_id = np.full(n, np.nan)
         self.timestamp = np.full(n, np.nan)
         self.sent_at = np.full(n, np.datetime64("NaT", "us"))
-        # What was sent, as the journal recorded it, where it did: (column, call column).
-        self.content = {
-            column: rows[column].to_numpy(dtype=object).copy()
-            for column in ("sms_message", "sms_parts", "sms_ext", "sms_scheduled_for")
-            if column in rows.columns
-        }
+        # What was sent, as the journal recorded it, where it differs from the row's
+        # content now (a column copied only then).
+        self.content: dict[str, np.ndarray] = {}
 
     def set(self, positions: np.ndarray, *, status: str, reason: str | None, detail: str) -> None:
         """The same outcome for every row at ``positions`` (no call made)."""
@@ -314,9 +311,17 @@ class OutcomeWriter:
         self.reason[positions] = -1 if reason is None else self.reasons.index(reason)
         self.detail[positions] = detail
 
-    def write(self, positions: np.ndarray, recipients: Recipients, which: np.ndarray) -> None:
+    def write(
+        self,
+        positions: np.ndarray,
+        recipients: Recipients,
+        which: np.ndarray,
+        other_content: np.ndarray | None = None,
+    ) -> None:
         """Recorded outcomes: the row at ``positions[k]`` is recipient ``which[k]`` of
-        ``recipients`` (:meth:`Journal.recipients`)."""
+        ``recipients`` (:meth:`Journal.recipients`). ``other_content``: whether that
+        row's content now differs from what its call sent (then the recorded content is
+        shown); default every row."""
         calls = recipients.calls
         call = recipients.call_of[which]
         listed = np.zeros(len(recipients.phone), dtype=bool)
@@ -335,8 +340,14 @@ class OutcomeWriter:
             getattr(self, name)[positions] = number[call]
         sent_at = pd.to_datetime(calls["sent_at"], utc=True).dt.tz_convert(None)
         self.sent_at[positions] = sent_at.to_numpy(dtype="datetime64[us]")[call]
+        if other_content is not None:
+            positions, call = positions[other_content], call[other_content]
+        if not len(positions):
+            return
         for column, recorded in _RECORDED.items():
-            if column in self.content:
+            if column in self.rows.columns:
+                if column not in self.content:
+                    self.content[column] = self.rows[column].to_numpy(dtype=object).copy()
                 values = calls[recorded].to_numpy(dtype=object)[call]
                 known = pd.notna(values) if column in ("sms_message", "sms_parts") else True
                 self.content[column][positions] = np.where(
