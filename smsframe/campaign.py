@@ -194,8 +194,7 @@ def _run(
     cost = int(calls["cost"].sum()) if len(calls) else 0
     if cost > before.balance:
         raise InsufficientBalance(cost, before.balance)
-    journal.start_campaign(campaign, before.state, before.balance)
-    journal.bind_content(campaign, content)
+    journal.start_campaign(campaign, before.state, before.balance, content)
 
     run = Run(client, journal, lease)
     stopped = Stopped()

@@ -658,26 +658,55 @@ class Journal:
 
     # -- campaigns -----------------------------------------------------------
     @_translated
-    def start_campaign(self, name: str, account_id: int, balance_before: int) -> None:
-        """Record the account and, on the first run, the balance before sending."""
-        self._ensure_campaign(name)
-        with self.engine.begin() as db:
-            db.execute(
-                campaigns_table.update()
-                .where(campaigns_table.c.name == name, campaigns_table.c.balance_before.is_(None))
-                .values(account_id=account_id, balance_before=balance_before)
-            )
+    def start_campaign(
+        self, name: str, account_id: int, balance_before: int, content: Content | None = None
+    ) -> None:
+        """Record, in one transaction, the account and, on the first run, the balance
+        before sending and what the campaign sends (``content``)."""
+        for attempt in range(2):
+            try:
+                with self.engine.begin() as db:
+                    self._ensure_campaign_in(db, name)
+                    db.execute(
+                        campaigns_table.update()
+                        .where(
+                            campaigns_table.c.name == name,
+                            campaigns_table.c.balance_before.is_(None),
+                        )
+                        .values(account_id=account_id, balance_before=balance_before)
+                    )
+                    if content is not None:
+                        self._bind_content(db, name, content)
+                return
+            except sa.exc.IntegrityError:  # another process recorded it meanwhile: again
+                if attempt:
+                    raise
 
     def _ensure_campaign(self, name: str) -> None:
         try:
             with self.engine.begin() as db:
-                exists = db.execute(
-                    sa.select(campaigns_table.c.name).where(campaigns_table.c.name == name)
-                ).first()
-                if exists is None:
-                    db.execute(campaigns_table.insert().values(name=name, created_at=now()))
+                self._ensure_campaign_in(db, name)
         except sa.exc.IntegrityError:  # created by another process meanwhile
             pass
+
+    @staticmethod
+    def _ensure_campaign_in(db: sa.Connection, name: str) -> None:
+        exists = db.execute(
+            sa.select(campaigns_table.c.name).where(campaigns_table.c.name == name)
+        ).first()
+        if exists is None:
+            db.execute(campaigns_table.insert().values(name=name, created_at=now()))
+
+    @staticmethod
+    def _bind_content(db: sa.Connection, name: str, content: Content) -> None:
+        """Record what campaign ``name`` sends, unless its first run did already."""
+        exists = db.execute(
+            sa.select(contents_table.c.campaign).where(contents_table.c.campaign == name)
+        ).first()
+        if exists is None:
+            db.execute(
+                contents_table.insert().values(campaign=name, recorded_at=now(), **vars(content))
+            )
 
     @contextmanager
     def lease(self, name: str, ttl: float | None = None) -> Iterator[Lease]:
@@ -926,22 +955,6 @@ class Journal:
         return None if row is None else Content(*row)
 
     @_translated
-    def bind_content(self, name: str, content: Content) -> None:
-        """Record what campaign ``name`` sends, unless its first run did already."""
-        try:
-            with self.engine.begin() as db:
-                exists = db.execute(
-                    sa.select(contents_table.c.campaign).where(contents_table.c.campaign == name)
-                ).first()
-                if exists is None:
-                    db.execute(
-                        contents_table.insert().values(
-                            campaign=name, recorded_at=now(), **vars(content)
-                        )
-                    )
-        except sa.exc.IntegrityError:  # recorded by another process meanwhile
-            pass
-
     @_translated
     def record_unsent(self, name: str, rows: pd.DataFrame) -> None:
         """Replace the rows campaign ``name`` did not call (``phone``, ``status``,
