@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from functools import partial
 
 import pandas as pd
@@ -196,10 +197,18 @@ def test_wrong_password_raises_account_error_before_anything_is_sent(sim, journa
 
 def send_stopped_midway(sim, journal, stop, match: str, reason: str) -> pd.Series:
     """Send 400 rows, 10 a call, one call at a time (60 ms each) while ``stop`` runs
-    0.5 s in: the campaign stops with a warning matching ``match``, what was not sent
-    comes back ``skipped`` for ``reason``. Returns the counts by status."""
+    once the first call is delivered: the campaign stops with a warning matching
+    ``match``, what was not sent comes back ``skipped`` for ``reason``. Returns the
+    counts by status."""
     client = SmsClient(sim.wsdl_url, *ACCOUNT)
-    timer = threading.Timer(0.5, stop)
+
+    def stop_once_sending() -> None:  # not on a clock: a loaded machine plans slowly
+        deadline = time.monotonic() + 30
+        while sim.deliveries().empty and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop()
+
+    timer = threading.Thread(target=stop_once_sending)
     timer.start()
     with pytest.warns(UserWarning, match=match):
         out = send(
