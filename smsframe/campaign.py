@@ -185,9 +185,7 @@ def _run(
     if not options.extend:
         binding.check(campaign, journal.content(campaign), content, plan, recorded, keys)
     to_send = _needs_call(rows, recorded, options.resend_unknown, keys)
-    calls = chunk_calls(
-        rows.assign(sms_status=np.where(to_send, "pending", "done")), plan.chunk_size
-    )
+    calls = chunk_calls(rows, plan.chunk_size, to_send=to_send)
     calls["resent"] = pd.Series(_resent(calls, recorded), index=calls.index, dtype=object)
 
     # Pre-flight: nothing is sent unless the account can pay for it all.

@@ -266,9 +266,14 @@ def operation_for(ext: object, at: object) -> str:
 
 
 def chunk_calls(
-    rows: pd.DataFrame, chunk_size: int = 100, *, first_timestamp: int | None = None
+    rows: pd.DataFrame,
+    chunk_size: int = 100,
+    *,
+    to_send: np.ndarray | None = None,
+    first_timestamp: int | None = None,
 ) -> pd.DataFrame:
-    """One row per provider call for the ``pending`` rows of ``rows``.
+    """One row per provider call for the ``pending`` rows of ``rows`` (or those where
+    ``to_send`` is True).
 
     Groups are keyed by ``sms_message`` (and ``sms_ext``, ``sms_scheduled_for`` when
     present), in order of first appearance; numbers keep the rows' order. Each group
@@ -277,7 +282,9 @@ def chunk_calls(
     if not 1 <= chunk_size <= MAX_CHUNK:
         raise ValueError(f"chunk_size must be between 1 and {MAX_CHUNK}, got {chunk_size}")
     first_timestamp = int(time.time()) if first_timestamp is None else first_timestamp
-    pending = np.flatnonzero((rows["sms_status"] == "pending").to_numpy())
+    if to_send is None:
+        to_send = (rows["sms_status"] == "pending").to_numpy()
+    pending = np.flatnonzero(to_send)
     columns = [
         "group_key",
         "operation",
@@ -294,7 +301,8 @@ def chunk_calls(
     ]
     if len(pending) == 0:
         return pd.DataFrame(columns=CALL_COLUMNS)
-    selected = rows.iloc[pending]
+    used = [c for c in ("sms_phone", "sms_parts", *CONTENT) if c in rows.columns]
+    selected = rows[used].iloc[pending]  # not the input's own columns
     codes, contents = content_groups(selected)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
