@@ -182,23 +182,38 @@ class HttpServer:
     ) -> None:
         self.handler, self.refuse = handler, refuse
         self.connections: set[Connection] = set()
+        self._socket = socket.create_server((host, port), backlog=128)  # OSError: not free
         self.loop = asyncio.new_event_loop()
+        self.address: tuple[str, int] = self._socket.getsockname()[:2]
+        self._date = (0, "")
+        self._server: asyncio.Server | None = None
+        self.thread: threading.Thread | None = None
+
+    def start(self, name: str) -> None:
+        """Serve from a thread of its own (the caller's may run a loop: Jupyter's)."""
+        ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(ready,), name=name, daemon=True)
+        self.thread.start()
+        ready.wait()
+        if self._server is None:
+            self.thread.join()
+            raise RuntimeError("the simulator's server did not start")
+
+    def _run(self, ready: threading.Event) -> None:
+        asyncio.set_event_loop(self.loop)
         try:
-            self._socket = socket.create_server((host, port), backlog=128)
             self._server = self.loop.run_until_complete(
                 self.loop.create_server(lambda: Connection(self), sock=self._socket)
             )
         except BaseException:
             self.loop.close()
             raise
-        self.address: tuple[str, int] = self._socket.getsockname()[:2]
-        self._date = (0, "")
-        self.thread: threading.Thread | None = None
-
-    def start(self, name: str) -> None:
+        finally:
+            ready.set()
         self.loop.call_soon(self._sweep)
-        self.thread = threading.Thread(target=self.loop.run_forever, name=name, daemon=True)
-        self.thread.start()
+        self.loop.run_forever()
+        self.loop.run_until_complete(asyncio.sleep(0))  # the aborted transports close
+        self.loop.close()
 
     def stop(self) -> None:
         """Stop listening, close every connection, end the thread."""
@@ -211,8 +226,6 @@ class HttpServer:
 
         self.loop.call_soon_threadsafe(shutdown)
         self.thread.join()
-        self.loop.run_until_complete(asyncio.sleep(0))  # the aborted transports close
-        self.loop.close()
 
     def call_soon(self, callback: Callable[..., object], *args: object) -> None:
         self.loop.call_soon(callback, *args)

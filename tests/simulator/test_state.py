@@ -203,3 +203,16 @@ def test_latency_applies_to_every_call(make_zeep_client):
         for _ in range(3):
             assert service.UserLogin(101, "demo", "secret") == 101
         assert time.perf_counter() - started >= 0.45
+
+
+def test_starts_and_serves_where_an_event_loop_runs_already():
+    """As in Jupyter, whose kernel runs an asyncio loop in the caller's thread."""
+    import asyncio
+
+    import requests
+
+    async def serve() -> int:
+        with Simulator() as sim:
+            return requests.get(sim.wsdl_url, timeout=10).status_code
+
+    assert asyncio.run(serve()) == 200
