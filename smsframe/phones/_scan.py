@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
-import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
 
+from smsframe.phones._chars import (
+    _F_BAD,
+    _F_DIGIT,
+    _F_OTHER,
+    _F_PLUS,
+    _F_SEP,
+    _F_WHITE,
+    _FLAGS,
+    _VALUE,
+)
 from smsframe.phones._digits import _PAD, _Digits, _groups
 from smsframe.phones._parse import _Engine
 from smsframe.phones._reasons import (
@@ -19,39 +28,7 @@ from smsframe.phones._reasons import (
     _OK,
     _UNDECIDED,
 )
-from smsframe.phones._steps import _BMP, _PIECE_SEPARATORS
 
-# Character flags of the fast path. phonenumbers extracts a number from its first
-# digit or '+' (the "start"), drops trailing punctuation, and accepts digits, '+' at
-# the start and the separators of its _VALID_PUNCTUATION in between. The fast path
-# takes the values whose number part uses only those (text before it, such as
-# 'Tel: ', is fine); the rest (letters or '#' after the start, tildes and 'x' which
-# may mark an extension, ';' which may start RFC 3966 parameters, characters beyond
-# the Basic Multilingual Plane) is left to phonenumbers.
-_F_DIGIT, _F_PLUS, _F_OTHER, _F_BAD = 1, 2, 4, 8
-_F_WHITE, _F_SEP, _F_WIDE, _F_LETTER = 16, 32, 64, 128
-_FLAGS = np.full(0x110000, _F_BAD, dtype=np.uint8)
-_FLAGS[:_BMP] = _F_OTHER
-_VALUE = np.full(0x110000, _PAD, dtype=np.uint8)
-for _c in range(_BMP):
-    _ch = chr(_c)
-    if unicodedata.category(_ch) == "Nd":  # what re's \d and phonenumbers' digits are
-        _FLAGS[_c] = _F_DIGIT if _c < 128 else _F_DIGIT | _F_WIDE
-        _VALUE[_c] = unicodedata.digit(_ch)
-for _ch in (
-    " -./()[]\u3000\u00a0\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u30fc"
-    "\uff0d\uff0e\uff0f\u00ad\u200b\u2060\uff08\uff09\uff3b\uff3d"
-):
-    _FLAGS[ord(_ch)] = _F_SEP
-for _c in range(_BMP):
-    if chr(_c).isalnum() and not chr(_c).isdecimal():  # a letter: removed (so is 'ー')
-        _FLAGS[_c] = _F_OTHER | _F_LETTER
-_FLAGS[ord("+")] = _FLAGS[0xFF0B] = _F_PLUS  # '+' and full-width '＋'
-for _ch in _PIECE_SEPARATORS:  # several numbers, maybe: _prepare_one decides
-    _FLAGS[ord(_ch)] = _F_BAD
-for _c in range(_BMP):
-    if chr(_c).isspace():
-        _FLAGS[_c] |= _F_WHITE
 _MAX_CHARS = 32  # longer values go to phonenumbers
 _STRICT = False  # tests set it: a fast-path exception then propagates
 

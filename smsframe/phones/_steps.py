@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from smsframe.phones._values import _text_of
 
 # What smsframe decides before phonenumbers reads a text (the module's docstring says
@@ -16,7 +18,8 @@ _BMP = 0x10000
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _PIECE_SEPARATORS = ";,\uff0c\uff1b/\uff0f\u3001" + _LINE_BREAKS  # ; , ， ； / ／ 、
 _SPLIT_PIECES = re.compile(f"[{re.escape(_PIECE_SEPARATORS)}]")
-_SPACES = {c: " " for c in range(_BMP) if chr(c).isspace() and chr(c) not in _LINE_BREAKS}
+_WHITESPACE = np.char.isspace(np.arange(_BMP, dtype=np.uint32).view("U1"))
+_SPACES = {c: " " for c in np.flatnonzero(_WHITESPACE).tolist() if chr(c) not in _LINE_BREAKS}
 _EXCEL_FIXED = re.compile(r"\s*([0-9]+)\.0+\s*")
 _EXCEL_SCIENTIFIC = re.compile(r"\s*([0-9])(?:\.([0-9]+))?[eE]\+?([0-9]{1,2})\s*")
 _TEL_URI = re.compile(r"\s*tel:", re.IGNORECASE)
