@@ -60,7 +60,9 @@ PREFIXES = ["+86", "+86 ", "0086", "0086 ", "86", "86-", "(+86)", "+86-", "+(86)
             "8600", "086", "+", "00", "11000", "17900", "1791200", "1112300", "＋８６",
             "+0", "+00", "+000", "+999", "+1", "+7", "+44", "+880", "+39 0", "+54 9"]  # fmt: skip
 TEXTS = ["tel:", "电话:", "Tel. ", "mobile ", "手机号：", "call ", "（手机）", "No.", "a",
-         "tel:+86-", ";phone-context=+86", "x"]  # fmt: skip
+         "tel:+86-", ";phone-context=+86", "x", " ext. ", "EXT", "extension", "转", "分机",
+         " (mobile)", "（本人）", ".0", ".00", "E+10", "e1", " TEL:", ";ext=", "#", "=",
+         "\u2002", "\x0c"]  # fmt: skip
 JUNK = ["", " ", "   ", "\t", "\u3000", "N/A", "n/a", "-", "--", "无", "空号", "unknown", "null",
         "None", "nan", "NaN", "+", "()", "0", "00", "1", "12", "123", "+1", "+12", "+123",
         "tel:", "x", "#", "13800138000;13900139000", "1-800-FLOWERS", "tel:+86-138-0013-8000",
@@ -155,7 +157,33 @@ def messy_corpus(n: int, seed: int = 0) -> list:
         if r < 0.6:
             return rng.choice(JUNK)
         if r < 0.7:
-            tail = rng.choice(["", " (home)", "。", " ", "#", "x12", "/x1", " ", "-", ")"])
+            tail = rng.choice(
+                [
+                    "",
+                    " (home)",
+                    "。",
+                    " ",
+                    "#",
+                    "x12",
+                    "/x1",
+                    " ",
+                    "-",
+                    ")",
+                    "\t",
+                    " ext. 12",
+                    "转8001",
+                    "#123",
+                    " x 1234567",
+                    "x12345678",
+                    ".0",
+                    ".00 ",
+                    "（本人）",
+                    " 王伟",
+                    ";ext=1",
+                    "; ",
+                    " " + mobile(),
+                ]
+            )
             return rng.choice(TEXTS) + spaced(mobile()) + tail
         if r < 0.8:
             d = digits(rng.randint(1, 20))
@@ -245,9 +273,16 @@ def test_the_fast_path_decides_nearly_all_of_a_realistic_column(monkeypatch):
     values += ["010-6234 5678", "+1 212 555 0123", "+44 20 7946 0958", "+81 90 1234 5678",
                "+82 10 1234 5678", "+852 5123 4567", "N/A", "", None, 13800138000, 1.39e10,
                "13800138000 ext. 12", "13800138000 ext. 12"]  # fmt: skip
+    # the documented steps the fast path takes itself (issue 17)
+    values += [" 13900139000\t", "139\xa00013\u30009001", "13900139002.0", " 13900139003.00 ",
+               "tel:+86-139-0013-9004", "TEL:+8613900139005;ext=12", "13900139006 (mobile)",
+               "mobile 139 0013 9007 (home)", "13900139008（本人）", "13900139009转8001",
+               "13900139010 x123", "13900139011#12", "13900139012 EXT: 7",
+               "13900139013；13900139014", "13900139015 13900139016",
+               "13900139017/13900139018"]  # fmt: skip
     assert_agrees(values, series=pd.Series(values, dtype=object))
     assert seen == []
-    assert sorted(prepared) == ["13800138000 ext. 12", "N/A"]  # the documented steps, once
+    assert sorted(prepared) == ["N/A"]  # the documented steps, once
 
 
 # --------------------------------------------------------------------------- properties
@@ -256,6 +291,7 @@ phone_characters = st.sampled_from(
     + list(" -.()/[]+＋()（）－．／\u3000\xa0\u2010\u2212\u30fc\u200b\u2060\u00ad")
     + list("０１２３４５６７８９٠١٢٣٤٥٦٧٨٩")
     + list("xX#*;,~:abcAZ电话\t\n\x00")
+    + list("eEtTlL:：=.0转分机\u2002\u3000\t")
 )
 phone_pieces = st.one_of(
     st.sampled_from(PREFIXES + TEXTS + JUNK),

@@ -42,14 +42,17 @@ Exactness
 Speed
     Most values never reach ``phonenumbers``. A vectorised fast path replays
     ``phonenumbers.parse`` and its validation on numpy arrays, for values whose
-    number is written with digits (any script), separators and a leading ``+``,
-    possibly after some text (``'手机：138...'``). Every regular expression this
+    number is written with digits (any script), separators (any whitespace) and a
+    leading ``+``, possibly between labels (``'手机：138... (home)'``); it takes the
+    common cases of the steps above itself (Excel's ``'...0.0'``, ``tel:``
+    parameters, an extension at the end, two numbers of 8 or more digits).
+    Every regular expression this
     needs (national number patterns of each type, international and national
     prefixes, leading digits of regions sharing a country code) is compiled from
     ``phonenumbers``' own metadata into a digit automaton, the default region's
     at import and the others when first met, so an upgrade of ``phonenumbers``
-    keeps it right. Texts the steps above may change are prepared one distinct
-    text at a time, then read by the fast path; what it still cannot decide goes
+    keeps it right. Other texts the steps above may change are prepared one
+    distinct text at a time, then read by the fast path; what it still cannot decide goes
     to ``phonenumbers`` itself, once per distinct text.
     Columns with many repeated values are de-duplicated before any work;
     strings are built once per text and rows share them.

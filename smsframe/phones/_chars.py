@@ -39,6 +39,7 @@ def _char_tables() -> tuple[np.ndarray, np.ndarray]:
     flags[[ord(c) for c in _SEPARATORS]] = _F_SEP
     flags[:_BMP][np.char.isalnum(bmp) & ~decimal] = _F_OTHER | _F_LETTER  # 'ー' too
     flags[[ord("+"), 0xFF0B]] = _F_PLUS  # '+' and full-width '＋'
+    flags[:_BMP][_WHITESPACE] = _F_SEP  # step 1: TAB, NBSP, U+3000... are spaces
     flags[[ord(c) for c in _PIECE_SEPARATORS]] = _F_BAD  # several numbers, maybe
     flags[:_BMP][_WHITESPACE] |= _F_WHITE
     value = np.full(0x110000, _PAD, dtype=np.uint8)

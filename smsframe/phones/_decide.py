@@ -103,7 +103,7 @@ def _one_by_one(texts: np.ndarray, region: str) -> _Scan:
         else:
             prepared[i] = found
     pending = reason == _UNDECIDED
-    scan = _scan(_engine(region), _Texts(prepared), pending)
+    scan = _scan(_engine(region), _Texts(prepared), pending, steps=False)
     scan.reason[~pending] = reason[~pending]
     scan.canonical[:] = False
     slow = np.flatnonzero(scan.reason == _UNDECIDED)

@@ -11,9 +11,9 @@ import pandas as pd
 from smsframe.phones._chars import (
     _F_BAD,
     _F_DIGIT,
+    _F_LETTER,
     _F_OTHER,
     _F_PLUS,
-    _F_SEP,
     _F_WHITE,
     _FLAGS,
     _VALUE,
@@ -26,9 +26,12 @@ from smsframe.phones._reasons import (
     _NOT_A_NUMBER,
     _NOT_MOBILE,
     _OK,
+    _SEVERAL,
     _UNDECIDED,
 )
+from smsframe.phones._rewrite import _rewrite
 
+_NONE = np.zeros(0, dtype=np.intp)
 _MAX_CHARS = 32  # longer values go to phonenumbers
 _STRICT = False  # tests set it: a fast-path exception then propagates
 
@@ -62,8 +65,11 @@ class _Texts:
         return self.texts[rows].astype(f"U{k}").view(np.uint32).reshape(len(rows), k)
 
 
-def _scan(engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH) -> _Scan:
-    """Decide what can be decided without phonenumbers, batch by batch.
+def _scan(
+    engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH, steps: bool = True
+) -> _Scan:
+    """Decide what can be decided without phonenumbers, batch by batch; ``steps``:
+    whether the documented steps are still to be taken (not: texts _prepare_one gave).
 
     Batches are independent and their work is mostly numpy, which releases the GIL:
     a few threads run them side by side.
@@ -75,7 +81,7 @@ def _scan(engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH
     def work(first: int) -> None:
         batch = rows[first : first + batch_size]
         try:
-            _scan_batch(engine, source, batch, scan)
+            _scan_batch(engine, source, batch, scan, steps)
         except Exception:
             if _STRICT:
                 raise
@@ -92,7 +98,7 @@ def _scan(engine: _Engine, source, present: np.ndarray, batch_size: int = _BATCH
     return scan
 
 
-def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
+def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan, steps: bool) -> None:
     length = source.lengths(rows)
     scan.reason[rows[length == 0]] = _EMPTY
     # values of one length at a time: no padding, and whole-value reductions are cheap
@@ -100,7 +106,9 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
     for k, group in _groups(np.minimum(length, _MAX_CHARS + 1)):
         if not 1 <= k <= _MAX_CHARS:
             continue
-        why, block, pick, count, plus, ascii_digits = _scan_length(source.chars(rows[group], k), k)
+        why, block, pick, count, plus, ascii_digits = _scan_length(
+            source.chars(rows[group], k), k, steps
+        )
         scan.reason[rows[group]] = why
         if pick.size:
             blocks.append(block)
@@ -129,17 +137,11 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan) -> None:
     scan.canonical[target] = ascii_digits[valid] & (off[valid] == 0) & ~plus[valid]
 
 
-def _prepared_otherwise(chars, isdigit, any_flag, count, simple) -> np.ndarray:
-    """Which of the values the fast path would take the documented steps may change:
-    a possible extension (text and at most 7 digits), Excel's text of a float
-    (digits, a point, a zero...), or two runs of at least 7 digits. A superset."""
+def _prepared_otherwise(isdigit, any_flag, count, simple) -> np.ndarray:
+    """Which of the values the fast path would take the documented steps may change
+    (after _rewrite): a possible extension (text and at most 7 digits), or two runs
+    of at least 7 digits. A superset."""
     declined = simple & ((any_flag & _F_OTHER) != 0) & (count <= 7)
-    dotted = np.flatnonzero(simple & ((any_flag & _F_SEP) != 0))
-    if dotted.size:
-        dot = chars[dotted] == 46
-        first = np.argmax(dot, axis=1)
-        after = chars[dotted, np.minimum(first + 1, chars.shape[1] - 1)]
-        declined[dotted[(dot.sum(axis=1) == 1) & (after == 48)]] = True
     long = np.flatnonzero(simple & (count >= 14))
     if long.size:
         run = np.zeros(len(long), dtype=np.int64)
@@ -151,7 +153,7 @@ def _prepared_otherwise(chars, isdigit, any_flag, count, simple) -> np.ndarray:
     return declined
 
 
-def _scan_length(chars: np.ndarray, k: int):
+def _scan_length(chars: np.ndarray, k: int, steps: bool = True):
     """Classify values of ``k`` characters, given as their codes (values, k).
 
     Returns (reason per value, digit block (k, picked) of the values to decide,
@@ -160,9 +162,15 @@ def _scan_length(chars: np.ndarray, k: int):
     m = len(chars)
     flags = np.ascontiguousarray(_FLAGS.take(chars).T)  # (position, value)
     any_flag = np.bitwise_or.reduce(flags, axis=0)
-    white = (np.bitwise_and.reduce(flags, axis=0) & _F_WHITE) != 0
     isdigit = (flags & _F_DIGIT) != 0
     count = isdigit.view(np.uint8).sum(axis=0, dtype=np.uint8).astype(np.int64)
+    several, changed = _rewrite(chars, any_flag, count) if steps else (_NONE, _NONE)
+    if changed.size:
+        flags[:, changed] = _FLAGS.take(chars[changed]).T
+        any_flag[changed] = np.bitwise_or.reduce(flags[:, changed], axis=0)
+        isdigit[:, changed] = (flags[:, changed] & _F_DIGIT) != 0
+        count[changed] = np.count_nonzero(isdigit[:, changed], axis=0)
+    white = (np.bitwise_and.reduce(flags, axis=0) & _F_WHITE) != 0
     usable = (any_flag & _F_BAD) == 0
     why = np.full(m, _UNDECIDED, dtype=np.int8)
     why[usable & white] = _EMPTY
@@ -176,11 +184,16 @@ def _scan_length(chars: np.ndarray, k: int):
         isplus = (f & _F_PLUS) != 0
         first_digit = np.argmax(digit, axis=0)
         start = np.argmax(digit | isplus, axis=0)
-        other = (f & _F_OTHER) != 0
+        letter = (f & _F_LETTER) != 0
+        other = ((f & _F_OTHER) != 0) & ~letter
         last_other = np.where(other.any(axis=0), k - 1 - np.argmax(other[::-1], axis=0), -1)
+        last_digit = k - 1 - np.argmax(digit[::-1], axis=0)
         nplus = np.count_nonzero(isplus, axis=0)
         last_plus = k - 1 - np.argmax(isplus[::-1], axis=0)
-        ok = last_other < start  # text before the number only
+        ok = last_other < start  # other text before the number only
+        # letters (labels, step 5) before the number or after it, not inside
+        position = np.arange(k)[:, None]
+        ok &= ~(letter & (position > start) & (position < last_digit)).any(axis=0)
         # '+' only as one run at the start (then the country code follows)
         ok &= (nplus == 0) | ((start + nplus - 1 == last_plus) & (last_plus < first_digit))
         simple[fancy] = ok
@@ -194,8 +207,9 @@ def _scan_length(chars: np.ndarray, k: int):
         together &= ~has_plus[pair]
         why[pair[~together]] = _NOT_A_NUMBER
         simple[pair[~together]] = False
-    # what the documented steps would change: left to _prepare_one
-    declined = _prepared_otherwise(chars, isdigit, any_flag, count, simple)
+    why[several], simple[several] = _SEVERAL, False
+    # what the documented steps may change and _rewrite did not: left to _prepare_one
+    declined = _prepared_otherwise(isdigit, any_flag, count, simple)
     why[declined], simple[declined] = _UNDECIDED, False
     pick = np.flatnonzero(simple & (count >= 2))
     count = count[pick]

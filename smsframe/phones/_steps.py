@@ -12,8 +12,8 @@ import numpy as np
 from smsframe.phones._values import _text_of
 
 # What smsframe decides before phonenumbers reads a text (the module's docstring says
-# why). The fast path (_scan_length) leaves every text these steps would change to
-# _prepare_one, and reads what it returns.
+# why). The fast path takes the common cases itself (_chars, _rewrite) and leaves
+# every other text these steps would change to _prepare_one, then reads what it returns.
 _BMP = 0x10000
 _LINE_BREAKS = "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 _PIECE_SEPARATORS = ";,\uff0c\uff1b/\uff0f\u3001" + _LINE_BREAKS  # ; , ， ； / ／ 、
