@@ -20,7 +20,7 @@ from smsframe.errors import CampaignMismatch
 from smsframe.journal import Content
 from smsframe.keys import digest
 from smsframe.outcomes import Recipients, is_missing
-from smsframe.plan import Plan, content_groups
+from smsframe.plan import Plan
 
 WAYS_ON = (
     "Nothing was sent. To send the new content to every row, use a new campaign name; "
@@ -40,7 +40,7 @@ def check(
     other content than the campaign was sent with (``keys``: the plan's numbers'
     :func:`~smsframe.outcomes.number_keys`, if known)."""
     differences = [] if bound is None else _campaign_differences(bound, content)
-    changed = _changed_rows(plan.rows, recorded, keys)
+    changed = _changed_rows(plan, recorded, keys)
     if not differences and not len(changed):
         return
     if recorded is not None and len(changed):
@@ -62,12 +62,11 @@ def _campaign_differences(bound: Content, content: Content) -> list[str]:
     return differences
 
 
-def _changed_rows(
-    rows: pd.DataFrame, recorded: Recipients | None, keys: np.ndarray | None
-) -> np.ndarray:
+def _changed_rows(plan: Plan, recorded: Recipients | None, keys: np.ndarray | None) -> np.ndarray:
     """Positions of the rows the campaign attempted that would now send other content."""
     if recorded is None:
         return np.array([], dtype=int)
+    rows = plan.rows
     where = recorded.index(rows["sms_phone"], keys)
     attempted = np.flatnonzero(
         (where >= 0)
@@ -76,17 +75,17 @@ def _changed_rows(
     )
     if not len(attempted):
         return attempted
-    return attempted[content_differs(rows, recorded, where, attempted)]
+    return attempted[content_differs(plan, recorded, where, attempted)]
 
 
 def content_differs(
-    rows: pd.DataFrame, recorded: Recipients, where: np.ndarray, positions: np.ndarray
+    plan: Plan, recorded: Recipients, where: np.ndarray, positions: np.ndarray
 ) -> np.ndarray:
-    """Whether each row at ``positions`` (recipient ``where[position]``) would now send
-    other content (message, ext, schedule time) than its recorded call did: a row's
-    content key against its call's, compared as codes of the few distinct keys, not
-    as a string per row."""
-    group, contents = content_groups(rows)
+    """Whether each row of ``plan`` at ``positions`` (recipient ``where[position]``)
+    would now send other content (message, ext, schedule time) than its recorded call
+    did: a row's content key against its call's, compared as codes of the few distinct
+    keys, not as a string per row."""
+    group, contents = plan.contents
     now = np.array([digest(*content) for content in contents], dtype=object)
     then = recorded.calls["group_key"].to_numpy(dtype=object)
     codes = pd.factorize(np.concatenate([now, then]))[0]

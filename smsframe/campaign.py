@@ -208,7 +208,7 @@ def _run(
             if len(calls):  # the closing balance's round trip overlaps reading the outcomes
                 after = _in_background(lambda: _balance_after(client))
                 recipients = journal.recipients(campaign)
-            result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason, keys)
+            result = _result(plan, recipients, to_send, run.stop_token, run.stop_reason, keys)
             if len(calls):
                 journal.finish_campaign(campaign, after.result())
             journal.record_unsent(campaign, _unsent(result, plan.phone))
@@ -219,7 +219,7 @@ def _run(
     # The journal cannot be read (or is still being written): what this run knows.
     this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
     recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
-    result = _result(rows, recipients, to_send, run.stop_token, run.stop_reason, keys)
+    result = _result(plan, recipients, to_send, run.stop_token, run.stop_reason, keys)
     return result, run, stopped
 
 
@@ -290,13 +290,14 @@ def _resent(calls: pd.DataFrame, recorded: Recipients | None) -> list[dict[str, 
 
 
 def _result(
-    rows: pd.DataFrame,
+    plan: Plan,
     recipients: Recipients | None,
     sent_now: np.ndarray,
     stop_token: str,
     stop_reason: str,
     keys: np.ndarray | None = None,
 ) -> pd.DataFrame:
+    rows = plan.rows
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
     phones = rows["sms_phone"]
@@ -307,7 +308,7 @@ def _result(
     found = (where >= 0) & (pending | first_of_its_number)
     positions = np.flatnonzero(found)
     if recipients is not None and len(positions):
-        other_content = binding.content_differs(rows, recipients, where, positions)
+        other_content = binding.content_differs(plan, recipients, where, positions)
         writer.write(positions, recipients, where[positions], other_content)
     missing = np.flatnonzero(pending & ~found & sent_now)
     if len(missing):

@@ -72,6 +72,12 @@ class Plan:
         when first looked at: sending works out what is left to send itself."""
         return chunk_calls(self.rows, self.options.chunk_size)
 
+    @cached_property
+    def contents(self) -> tuple[np.ndarray, list[tuple]]:
+        """Per row, its group of rows sending the same content, and per group that
+        content (:func:`content_groups`), made when first needed."""
+        return content_groups(self.rows)
+
     @property
     def chunk_size(self) -> int:
         return self.options.chunk_size
