@@ -39,8 +39,10 @@ def _rewrite(
     changed)."""
     has = {bit: (any_flag & bit) != 0 for bit in (_F_BAD, _F_LETTER, _F_OTHER, _F_SEP)}
     simple = (any_flag & (_F_OTHER | _F_PLUS | _F_BAD)) == 0
+    last = chars[:, -1]  # Excel's text ends with a zero, or whitespace
+    excel = simple & has[_F_SEP] & ((last == ord("0")) | ((_FLAGS.take(last) & _F_WHITE) != 0))
     changed = [
-        _excel(chars, np.flatnonzero(simple & has[_F_SEP])),
+        _excel(chars, np.flatnonzero(excel)),
         _tel(chars, np.flatnonzero(has[_F_BAD] & has[_F_LETTER])),
     ]
     several = _several(chars, np.flatnonzero(count >= 16))

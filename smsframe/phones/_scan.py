@@ -184,16 +184,19 @@ def _scan_length(chars: np.ndarray, k: int, steps: bool = True):
         isplus = (f & _F_PLUS) != 0
         first_digit = np.argmax(digit, axis=0)
         start = np.argmax(digit | isplus, axis=0)
-        letter = (f & _F_LETTER) != 0
-        other = ((f & _F_OTHER) != 0) & ~letter
+        other = (f & (_F_OTHER | _F_LETTER)) == _F_OTHER  # not a letter
         last_other = np.where(other.any(axis=0), k - 1 - np.argmax(other[::-1], axis=0), -1)
-        last_digit = k - 1 - np.argmax(digit[::-1], axis=0)
         nplus = np.count_nonzero(isplus, axis=0)
         last_plus = k - 1 - np.argmax(isplus[::-1], axis=0)
         ok = last_other < start  # other text before the number only
         # letters (labels, step 5) before the number or after it, not inside
-        position = np.arange(k)[:, None]
-        ok &= ~(letter & (position > start) & (position < last_digit)).any(axis=0)
+        lettered = np.flatnonzero(any_flag[fancy] & _F_LETTER)
+        if lettered.size:
+            last_digit = k - 1 - np.argmax(digit[::-1, lettered], axis=0)
+            position = np.arange(k)[:, None]
+            inside = (position > start[lettered]) & (position < last_digit)
+            letter = (f[:, lettered] & _F_LETTER) != 0
+            ok[lettered] &= ~(letter & inside).any(axis=0)
         # '+' only as one run at the start (then the country code follows)
         ok &= (nplus == 0) | ((start + nplus - 1 == last_plus) & (last_plus < first_digit))
         simple[fancy] = ok
