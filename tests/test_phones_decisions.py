@@ -41,6 +41,11 @@ def test_excel_float_text_is_its_integer(value, phone):
     assert one(value) == (phone, None)
 
 
+def test_excel_float_text_is_the_integer_not_its_mantissa_digits():
+    assert one("0.5E+1") == (None, "not_a_number")  # 5, not '05' (too_short)
+    assert one("0.13800138004E+11") == ("13800138004", None)
+
+
 @pytest.mark.parametrize(
     ("value", "reason"),
     [

@@ -44,7 +44,7 @@ def _excel_integer(text: str) -> str | None:
     head, tail, exponent = scientific[1], scientific[2] or "", int(scientific[3])
     if tail[exponent:].strip("0"):
         return None  # not integral
-    return head + tail[:exponent].ljust(exponent, "0")
+    return (head + tail[:exponent].ljust(exponent, "0")).lstrip("0") or "0"  # 0.5E+1: 5
 
 
 def _prepare_one(text: str) -> str | tuple[str, ...] | None:
