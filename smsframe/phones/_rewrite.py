@@ -26,6 +26,7 @@ from smsframe.phones._chars import (
 from smsframe.phones._steps import _BMP, _PIECE_SEPARATORS
 
 _SPACE = 32
+_NONE = np.zeros(0, dtype=np.intp)
 _PIECE_CODES = np.array([ord(c) for c in _PIECE_SEPARATORS])
 _GAP_CODES = np.array([ord(c) for c in ".:\uff1a="])  # and whitespace: between mark and digits
 _MARKS = [[ord(c) for c in mark] for mark in ("extension", "extn", "ext", "x", "#", "转", "分机")]
@@ -37,6 +38,8 @@ def _rewrite(
     """Steps 2-4 on ``chars`` (values, k) in place, given the union of each value's
     flags and its count of digits. Returns (values holding several numbers, values
     changed)."""
+    if not len(chars):
+        return _NONE, _NONE
     has = {bit: (any_flag & bit) != 0 for bit in (_F_BAD, _F_LETTER, _F_OTHER, _F_SEP)}
     simple = (any_flag & (_F_OTHER | _F_PLUS | _F_BAD)) == 0
     last = chars[:, -1]  # Excel's text ends with a zero, or whitespace
@@ -55,6 +58,8 @@ def _rewrite(
 def _excel(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Step 2 on the values ``rows`` (digits and separators only): ``' 138...4.00 '``
     keeps its digits, the point and zeros become spaces. Returns the values changed."""
+    if not rows.size:
+        return rows
     c = chars[rows]
     dot = c == ord(".")
     rows, c, dot = rows[one := dot.sum(axis=1) == 1], c[one], dot[one]
@@ -78,6 +83,8 @@ def _excel(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 def _tel(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Step 3 on the values ``rows``: from the first ';' of a ``tel:`` URI on, spaces."""
+    if not rows.size:
+        return rows
     c = chars[rows]
     k = c.shape[1]
     first = np.argmax((_FLAGS.take(c) & _F_WHITE) == 0, axis=1)
@@ -95,6 +102,8 @@ def _tel(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _several(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Step 4, where unmistakable: values with two pieces of 8 or more digits, or with
     no piece separator and two runs of 8 or more digits (an extension is at most 7)."""
+    if not rows.size:
+        return rows
     c = chars[rows]
     rows, c = rows[bmp := c.max(axis=1, initial=0) < _BMP], c[bmp]
     digit = (_FLAGS.take(c) & _F_DIGIT) != 0
@@ -114,6 +123,8 @@ def _several(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """Step 4's extension at the end (``ext. 12``, ``x12``, ``#12``, ``转12``, ``分机12``,
     a mark not after a letter, then 1-7 digits, maybe '#'): spaces from the mark on."""
+    if not rows.size:
+        return rows
     c = chars[rows]
     n, k = c.shape
     flag = _FLAGS.take(c)
