@@ -22,6 +22,15 @@ from smsframe.simulator import Simulator
 ACCOUNT = (101, "demo", "interrupt-pw")
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """Python's own SIGINT handler (KeyboardInterrupt), as in a terminal or a kernel: a
+    test run started as a background job of a script inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def ctrl_c(after: float) -> threading.Timer:
     """SIGINT to this process ``after`` seconds from now, as a terminal or Jupyter sends."""
     timer = threading.Timer(after, os.kill, (os.getpid(), signal.SIGINT))
