@@ -4,7 +4,12 @@ database, and the modules import each other without a cycle."""
 from __future__ import annotations
 
 import ast
+import re
+import sys
+from importlib import metadata
 from pathlib import Path
+
+from packaging.requirements import Requirement
 
 import smsframe
 
@@ -61,3 +66,42 @@ def test_no_import_cycle():
 
     for name in graph:
         visit(name, [])
+
+
+def test_every_library_the_package_imports_comes_with_its_own_install():
+    """What ``pip install smsframe`` brings (its dependencies and theirs, no extras) holds
+    every library a module imports at its top: none only in the test extra."""
+    installed = _closure("smsframe")
+    owners = metadata.packages_distributions()
+    imported = {
+        name.split(".")[0]
+        for imports in modules().values()
+        for name in imports
+        if name.split(".")[0] not in sys.stdlib_module_names | {"smsframe"}
+    }
+    missing = {
+        module
+        for module in imported
+        if not {_normal(owner) for owner in owners.get(module, [module])} & installed
+    }
+    assert not missing, f"imported, but not installed with smsframe: {sorted(missing)}"
+
+
+def _closure(distribution: str) -> set[str]:
+    """``distribution`` and what it requires, recursively, without extras."""
+    found: set[str] = set()
+    todo = [distribution]
+    while todo:
+        name = _normal(todo.pop())
+        if name in found:
+            continue
+        found.add(name)
+        for line in metadata.requires(name) or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return found
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
