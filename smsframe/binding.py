@@ -18,9 +18,8 @@ import pandas as pd
 
 from smsframe.errors import CampaignMismatch
 from smsframe.journal import Content
-from smsframe.keys import digest
 from smsframe.outcomes import Recipients, is_missing
-from smsframe.plan import Plan
+from smsframe.plan import Plan, group_key
 
 WAYS_ON = (
     "Nothing was sent. To send the new content to every row, use a new campaign name; "
@@ -86,7 +85,7 @@ def content_differs(
     did: a row's content key against its call's, compared as codes of the few distinct
     keys, not as a string per row."""
     group, contents = plan.contents
-    now = np.array([digest(*content) for content in contents], dtype=object)
+    now = np.array([group_key(content) for content in contents], dtype=object)
     then = recorded.calls["group_key"].to_numpy(dtype=object)
     codes = pd.factorize(np.concatenate([now, then]))[0]
     now_code = codes[: len(now)][group[positions]]

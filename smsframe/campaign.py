@@ -12,9 +12,8 @@ journal stops answering, it is built from what this run knows, and raised with t
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
 import numpy as np
@@ -132,16 +131,9 @@ def balance_soon(client: SmsClient) -> Future[Balance]:
 
 
 def _in_background(function: Callable[[], T]) -> Future[T]:
-    future: Future[T] = Future()
-
-    def work() -> None:
-        if future.set_running_or_notify_cancel():
-            try:
-                future.set_result(function())
-            except BaseException as error:  # given to whoever asks for the result
-                future.set_exception(error)
-
-    threading.Thread(target=work, name="smsframe-balance", daemon=True).start()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smsframe-balance")
+    future = pool.submit(function)
+    pool.shutdown(wait=False)  # the thread ends with its one call
     return future
 
 

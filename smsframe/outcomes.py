@@ -190,13 +190,13 @@ def _arrow_text(values: Any) -> pa.Array:
             if isinstance(values, pa.Array | pa.ChunkedArray)
             else pa.array(values, from_pandas=True)
         )
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if pa.types.is_null(array.type) or pa.types.is_string(array.type):
+            array = array.cast(pa.large_string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with other values
-        array = pa.array([v if isinstance(v, str) else None for v in values], pa.large_string())
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if pa.types.is_null(array.type) or pa.types.is_string(array.type):
-        array = array.cast(pa.large_string())
-    if not pa.types.is_large_string(array.type):
+        array = None
+    if array is None or not pa.types.is_large_string(array.type):
         array = pa.array([v if isinstance(v, str) else None for v in values], pa.large_string())
     return array
 

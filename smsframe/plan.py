@@ -329,7 +329,7 @@ def chunk_calls(
         if code not in group_info:
             message, ext, at = contents[code]
             group_info[code] = (
-                digest(message, ext, at),
+                group_key((message, ext, at)),
                 operation_for(ext, at),
                 message,
                 digest(message),
@@ -366,6 +366,11 @@ CALL_COLUMNS = [
 
 
 CONTENT = ("sms_message", "sms_ext", "sms_scheduled_for")  # what a row sends
+
+
+def group_key(content: tuple) -> str:
+    """The key of the calls that send ``content`` (message, ext, schedule time)."""
+    return digest(*content)
 
 
 def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
