@@ -81,6 +81,10 @@ class SmsAccessor:
         ext: object = None,
         at: object = None,
         margin: timedelta = DEFAULT_MARGIN,
+        cap: object = None,
+        quiet_hours: object = None,
+        journal: Journal | str | Path | None = None,
+        campaign: str | None = None,
     ) -> Plan:
         """What a campaign would send, before sending: a :class:`~smsframe.plan.Plan`.
 
@@ -106,6 +110,19 @@ class SmsAccessor:
             such as ``"2030-01-01 09:00"``, or the name of a column of times.
         margin : timedelta, default 2 minutes
             A schedule time must be at least this far in the future.
+        cap : (int, str) or list of them, optional
+            Frequency caps across campaigns: ``cap=(3, "7D")`` rejects (``capped``) a row
+            whose number had 3 messages within 7 days in the journal, any campaign.
+        quiet_hours : (str, str), str or False, optional
+            China Standard Time clock times between which nothing goes out, e.g.
+            ``("21:00", "08:00")``: schedule times inside them are rejected
+            (``quiet_hours``), and sending inside them is refused. Default
+            ``$SMSFRAME_QUIET_HOURS``, else off.
+        journal : Journal, str or Path, optional
+            The journal whose suppression list and history the plan reads (rows it
+            suppresses are rejected ``suppressed``); default the user's journal, if any.
+        campaign : str, optional
+            The campaign this plan is for: its own messages do not count toward a cap.
 
         Returns
         -------
@@ -127,9 +144,13 @@ class SmsAccessor:
         >>> out = plan.send(client, campaign="nov-sale", progress=False)
         """
         from smsframe.plan import build
+        from smsframe.suppression import readable
 
-        options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
-        return build(self._obj, message, options)
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, ext, at, margin, cap, quiet_hours
+        )
+        with readable(journal) as history:
+            return build(self._obj, message, options, journal=history, campaign=campaign)
 
     @raises_usage_errors_short
     def send(
@@ -143,6 +164,9 @@ class SmsAccessor:
         chunk_size: int = 100,
         keywords: Iterable[str] | str | Path | None = None,
         ext: object = None,
+        cap: object = None,
+        quiet_hours: object = None,
+        schedule_if_quiet: bool = False,
         journal: Journal | str | Path | None = None,
         workers: int = 4,
         progress: bool = True,
@@ -164,8 +188,12 @@ class SmsAccessor:
         campaign : str
             The campaign's name, bound to its content: a re-run with other content
             raises :class:`~smsframe.CampaignMismatch` (see ``extend``).
-        phone, region, chunk_size, keywords, ext
-            As :meth:`plan`.
+        phone, region, chunk_size, keywords, ext, cap, quiet_hours
+            As :meth:`plan`. Numbers on the journal's suppression list are never sent
+            to (``suppressed``); a cap does not count this campaign's own messages.
+        schedule_if_quiet : bool, default False
+            Inside the quiet hours, schedule the campaign for when they end (SendTimer)
+            instead of raising :class:`~smsframe.hygiene.QuietHoursError`.
         journal : Journal, str or Path, optional
             Where every call is recorded: a Journal, a SQLAlchemy URL or a file path;
             default the user's journal (``smsframe.journal.default_url()``).
@@ -188,7 +216,7 @@ class SmsAccessor:
 
         Raises
         ------
-        AccountError, InsufficientBalance, CampaignBusy, CampaignMismatch
+        AccountError, InsufficientBalance, CampaignBusy, CampaignMismatch, QuietHoursError
             Before anything is sent.
         CampaignInterrupted, ProviderUnavailable, JournalError
             A campaign that stopped midway, once stopped cleanly: ``error.result``
@@ -204,8 +232,10 @@ class SmsAccessor:
         2          NaN   rejected  not_mobile
         3  13700137000       sent         NaN
         """
-        options = PlanOptions(phone, region, chunk_size, keywords, ext)
-        run = RunOptions(journal, workers, progress, resend_unknown, extend)
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, ext, cap=cap, quiet_hours=quiet_hours
+        )
+        run = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
         return _execute(self._obj, message, client, campaign, options, run)
 
     @raises_usage_errors_short
@@ -222,6 +252,8 @@ class SmsAccessor:
         keywords: Iterable[str] | str | Path | None = None,
         margin: timedelta = DEFAULT_MARGIN,
         ext: object = None,
+        cap: object = None,
+        quiet_hours: object = None,
         journal: Journal | str | Path | None = None,
         workers: int = 4,
         progress: bool = True,
@@ -244,9 +276,9 @@ class SmsAccessor:
             A schedule time must be at least this far in the future.
         ext : None
             Refused with a ValueError: the provider cannot schedule with an extension.
-        phone, region, chunk_size, keywords, journal, workers, progress,
-        resend_unknown, extend
-            As :meth:`send`.
+        phone, region, chunk_size, keywords, cap, quiet_hours, journal, workers,
+        progress, resend_unknown, extend
+            As :meth:`send`; a time inside the quiet hours rejects its row.
 
         Returns
         -------
@@ -261,7 +293,9 @@ class SmsAccessor:
         ...     client, message="明早九点开抢", at=datetime(2030, 1, 1, 9), campaign="jan"
         ... )
         """
-        options = PlanOptions(phone, region, chunk_size, keywords, ext, at, margin)
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, ext, at, margin, cap, quiet_hours
+        )
         run = RunOptions(journal, workers, progress, resend_unknown, extend)
         return _execute(self._obj, message, client, campaign, options, run)
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 import numpy as np
 import pandas as pd
 
-from smsframe import binding
+from smsframe import binding, hygiene
 from smsframe.client import Balance, SmsClient
 from smsframe.errors import (
     CampaignInterrupted,
@@ -75,6 +75,9 @@ def execute(
     check_name(campaign)
     options = options or RunOptions()
     journal = options.journal
+    if options.schedule_if_quiet:
+        plan = hygiene.scheduled_when_quiet(plan)
+    hygiene.refuse_if_quiet(plan)
     _warn_if_all_rejected(plan)
     balance = balance or balance_soon(client)
     opened = journal if isinstance(journal, Journal) else Journal(journal)
@@ -168,6 +171,7 @@ def _run(
     is left to send, the balance check, the calls, and the outcomes read back from the
     journal."""
     campaign = lease.name
+    plan = hygiene.apply(plan, journal, campaign)  # the suppression list and caps as now
     rows = plan.rows
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)

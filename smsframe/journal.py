@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import getpass
 import logging
 import os
 import socket
@@ -169,6 +170,21 @@ unsent_table = sa.Table(
     sa.Column("reason", sa.String(40)),
     sa.Column("detail", sa.Text),
 )
+
+# The suppression list, as events never deleted: a number (E.164) is suppressed while
+# its latest event is an "add". Shared by everyone on the journal.
+suppressions_table = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("phone", sa.String(20), nullable=False, index=True),
+    sa.Column("action", sa.String(6), nullable=False),  # add, remove
+    sa.Column("reason", sa.String(20)),  # opt_out, complaint, blocked, manual
+    sa.Column("note", sa.Text),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("recorded_by", sa.String(300)),
+)
+SUPPRESSION_ACTIONS = ("add", "remove")
 
 
 @dataclass(frozen=True)
@@ -955,7 +971,6 @@ class Journal:
         return None if row is None else Content(*row)
 
     @_translated
-    @_translated
     def record_unsent(self, name: str, rows: pd.DataFrame) -> None:
         """Replace the rows campaign ``name`` did not call (``phone``, ``status``,
         ``reason``, ``detail``) by those of its latest run."""
@@ -1050,6 +1065,77 @@ class Journal:
         return calls
 
     @_translated
+    def messages_between(
+        self, start: datetime, end: datetime, exclude: str | None = None
+    ) -> pd.DataFrame:
+        """The calls of every campaign (but ``exclude``) whose messages went out, may
+        have, or are scheduled to, at a time in [``start``, ``end``): campaign, numbers
+        (``;``-joined), fail_phone, at (UTC). Sent, scheduled and unknown calls count;
+        failed ones do not."""
+        self._calls.flush()
+        c = calls_table.c
+        at = sa.func.coalesce(c.scheduled_for, c.intent_at)
+        query = sa.select(c.campaign, c.numbers, c.fail_phone, at.label("at")).where(
+            sa.or_(c.status.is_(None), c.status.in_(["sent", "scheduled", "unknown"])),
+            at >= _utc(start),
+            at < _utc(end),
+        )
+        if exclude is not None:
+            query = query.where(c.campaign != exclude)
+        with self.engine.connect() as db:
+            frame = pd.read_sql(query, db)
+        frame["at"] = pd.to_datetime(frame["at"], utc=True)
+        return frame
+
+    # -- the suppression list ----------------------------------------------------
+    @_translated
+    def record_suppressions(
+        self,
+        phones: Sequence[str],
+        action: str,
+        reason: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        """Record, in one transaction, that ``phones`` (E.164) are added to the
+        suppression list (``action="add"``, with a ``reason``) or removed from it."""
+        if action not in SUPPRESSION_ACTIONS:
+            raise ValueError(f"action must be one of {SUPPRESSION_ACTIONS}, got {action!r}")
+        common = {
+            "action": action,
+            "reason": reason,
+            "note": note,
+            "recorded_at": now(),
+            "recorded_by": _who(),
+        }
+        if phones:
+            with self.engine.begin() as db:
+                db.execute(suppressions_table.insert(), [{"phone": p, **common} for p in phones])
+
+    @_translated
+    def suppressions(self, history: bool = False) -> pd.DataFrame:
+        """The numbers suppressed now (phone, reason, note, since, by), in the order they
+        were added; ``history``: every event instead (phone, action, reason, note, at, by)."""
+        t = suppressions_table.c
+        if self.read_only and not sa.inspect(self.engine).has_table(suppressions_table.name):
+            return pd.DataFrame(columns=["phone", "reason", "note", "since", "by"])  # older
+        query = sa.select(
+            t.phone,
+            t.action,
+            t.reason,
+            t.note,
+            t.recorded_at.label("at"),
+            t.recorded_by.label("by"),
+        ).order_by(t.id)
+        with self.engine.connect() as db:
+            events = pd.read_sql(query, db)
+        events["at"] = pd.to_datetime(events["at"], utc=True)
+        if history:
+            return events
+        latest = events.drop_duplicates("phone", keep="last")
+        active = latest[latest["action"] == "add"].drop(columns="action")
+        return active.rename(columns={"at": "since"}).reset_index(drop=True)
+
+    @_translated
     def scheduled(self, upcoming: bool = True) -> pd.DataFrame:
         """Scheduled batches: campaign, scheduled_for (China Standard Time), batch_id,
         calls, recipients and cost. ``upcoming``: only those still to go out.
@@ -1121,6 +1207,15 @@ def journal_error(error: BaseException, where: str, lock_timeout: float) -> Jour
 
 
 _HELD: set[str] = set()  # the leases this process holds now ("host:pid:token")
+
+
+def _who() -> str:
+    """Who records a change: user@host."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = str(os.getuid()) if hasattr(os, "getuid") else "?"
+    return f"{user}@{socket.gethostname()}"[:300]
 
 
 def _stale(owner: str) -> bool:

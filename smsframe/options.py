@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smsframe.errors import InvalidType, InvalidValue
+from smsframe.hygiene import Cap, QuietHours, caps, quiet_hours
 from smsframe.message import banned_keywords
 from smsframe.phones import check_region
 
@@ -57,6 +58,14 @@ class PlanOptions:
         ``"2030-01-01 09:00"``, or the name of a column of times.
     margin : timedelta
         A schedule time must be at least this far in the future.
+    cap : (int, str) or list of them, optional
+        Frequency caps across campaigns, e.g. ``(3, "7D")``: a row whose number had 3
+        messages within 7 days is rejected ``capped`` (:mod:`smsframe.hygiene`); kept
+        as a tuple of :class:`~smsframe.hygiene.Cap`.
+    quiet_hours : (str, str), str or False, optional
+        Clock times, China Standard Time, between which nothing goes out, e.g.
+        ``("21:00", "08:00")``; default ``$SMSFRAME_QUIET_HOURS``, else off. Kept as a
+        :class:`~smsframe.hygiene.QuietHours`, or False when off.
     """
 
     phone: str = "phone"
@@ -66,6 +75,8 @@ class PlanOptions:
     ext: object = None
     at: object = None
     margin: timedelta = DEFAULT_MARGIN
+    cap: object = None
+    quiet_hours: object = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.phone, str) or not self.phone:
@@ -91,6 +102,10 @@ class PlanOptions:
             )
         if not isinstance(self.margin, timedelta) or self.margin < timedelta(0):
             raise InvalidValue(f"margin must be a timedelta >= 0, got {self.margin!r}")
+        if not (isinstance(self.cap, tuple) and all(isinstance(c, Cap) for c in self.cap)):
+            object.__setattr__(self, "cap", caps(self.cap))
+        if self.quiet_hours is not False and not isinstance(self.quiet_hours, QuietHours):
+            object.__setattr__(self, "quiet_hours", quiet_hours(self.quiet_hours) or False)
 
     def replace(self, **changes: object) -> PlanOptions:
         """A copy with ``changes``, validated again."""
@@ -115,6 +130,9 @@ class RunOptions:
     extend : bool
         Accept other content than the campaign was sent with, for the rows it never
         attempted (else :class:`~smsframe.errors.CampaignMismatch`).
+    schedule_if_quiet : bool
+        A send inside its plan's quiet hours is scheduled for when they end (SendTimer)
+        instead of refused with :class:`~smsframe.hygiene.QuietHoursError`.
     """
 
     journal: Journal | str | Path | None = None
@@ -122,6 +140,7 @@ class RunOptions:
     progress: bool = True
     resend_unknown: bool = False
     extend: bool = False
+    schedule_if_quiet: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.workers, bool) or not isinstance(self.workers, int):

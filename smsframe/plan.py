@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from smsframe import hygiene, phones, preflight
 from smsframe import message as messages
-from smsframe import phones, preflight
 from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.keys import digest
 from smsframe.options import MAX_CHUNK, PlanOptions, RunOptions
@@ -129,13 +129,16 @@ class Plan:
         progress: bool = True,
         resend_unknown: bool = False,
         extend: bool = False,
+        schedule_if_quiet: bool = False,
     ) -> pd.DataFrame:
         """Send (or schedule) exactly this plan as ``campaign``: the rows and calls
         previewed, nothing planned again. Options as :class:`~smsframe.options.RunOptions`;
         the result as ``df.sms.send``.
 
         A scheduled plan whose times have come closer than its margin since it was made
-        is refused (plan it again): the provider would refuse those calls.
+        is refused (plan it again): the provider would refuse those calls. The
+        suppression list and caps are read again from the campaign's journal as it
+        starts: a number suppressed since the plan was made is not sent to.
 
         >>> plan = df.sms.plan(message="您好{name}")
         >>> plan                                    # look before sending
@@ -148,7 +151,7 @@ class Plan:
         from smsframe.campaign import execute  # the campaign runs plans: it imports this
 
         self._check_still_valid()
-        options = RunOptions(journal, workers, progress, resend_unknown, extend)
+        options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
         return execute(self, client, campaign=campaign, options=options)
 
     def _check_still_valid(self) -> None:
@@ -193,9 +196,19 @@ class Plan:
         return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
 
 
-def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None) -> Plan:
+def build(
+    frame: pd.DataFrame,
+    message: str,
+    options: PlanOptions | None = None,
+    *,
+    journal: Journal | None = None,
+    campaign: str | None = None,
+) -> Plan:
     """Plan a campaign: normalise numbers, render messages, check ext and schedule
-    time per row, and split the sendable rows into calls (see :class:`PlanOptions`).
+    time per row (and quiet hours), and split the sendable rows into calls (see
+    :class:`PlanOptions`). With a ``journal``, rows it suppresses or caps are rejected
+    too (:func:`smsframe.hygiene.apply`; ``campaign``'s own messages not counted);
+    a campaign applies those rules itself, under its lease, as it starts.
 
     Examples
     --------
@@ -241,7 +254,8 @@ def build(frame: pd.DataFrame, message: str, options: PlanOptions | None = None)
             f"the schedule time is less than {_duration(options.margin)} ahead "
             f"(margin={options.margin!r}): schedule later, or pass a smaller margin"
         )
-    return Plan(rows, message, options)
+    plan = Plan(hygiene.reject_quiet_times(rows, options.quiet_hours), message, options)
+    return plan if journal is None else hygiene.apply(plan, journal, campaign)
 
 
 def _duration(span: timedelta) -> str:
@@ -249,7 +263,12 @@ def _duration(span: timedelta) -> str:
     return f"{minutes:g} minute{'s' if minutes != 1 else ''}"
 
 
-REASON_TEXT = {**phones.REASON_TEXT, **messages.REASON_TEXT, **preflight.REASON_TEXT}
+REASON_TEXT = {
+    **phones.REASON_TEXT,
+    **messages.REASON_TEXT,
+    **preflight.REASON_TEXT,
+    **hygiene.REASON_TEXT,
+}
 
 
 def _details(reason: pd.Series, found: pd.Series, words: pd.Series) -> pd.Series:

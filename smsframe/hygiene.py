@@ -1,0 +1,369 @@
+"""Contact hygiene across campaigns: rows no campaign should send, whatever it says,
+decided from the journal's record of every campaign. Each rule rejects rows with a
+reason before anything is sent; the plan counts the rows each one removes.
+
+- **Suppression list** (:mod:`smsframe.suppression`), always: ``suppressed``.
+- **Frequency caps**, ``cap=(3, "7D")``: at most 3 messages to one number within 7
+  days of each other, counting every campaign in the journal (sent, scheduled, and
+  unknown, which may have gone out; not failed), but not the campaign being run, whose
+  own rows the journal already keeps from being sent twice: ``capped``.
+- **Quiet hours**, ``quiet_hours=("21:00", "08:00")`` China Standard Time: a send
+  inside them is refused before any call (:class:`QuietHoursError`), a schedule time
+  inside them rejects its row, ``quiet_hours``. Off unless asked for, or set for a
+  team by ``SMSFRAME_QUIET_HOURS="21:00-08:00"``.
+
+The journal holds what was sent, so a rule is only as good as the journal it reads:
+give every campaign of a team the same one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from smsframe.codes import CHINA
+from smsframe.errors import InvalidType, InvalidValue, SmsError
+from smsframe.outcomes import number_keys, text_column
+
+if TYPE_CHECKING:
+    from smsframe.journal import Journal
+    from smsframe.plan import Plan
+
+QUIET_HOURS_ENV = "SMSFRAME_QUIET_HOURS"  # a team's default, e.g. "21:00-08:00"
+
+#: Why a row is rejected by a hygiene rule: token -> text.
+REASON_TEXT = {
+    "suppressed": "the number is on the suppression list (sms_detail: why and since when)",
+    "capped": "the number has had as many messages as the frequency cap allows "
+    "(sms_detail: the latest)",
+    "quiet_hours": "the schedule time falls in the quiet hours (China Standard Time)",
+}
+_FROM_JOURNAL = ("suppressed", "capped")  # decided again whenever the journal is read
+
+
+class QuietHoursError(SmsError):
+    """A send inside the quiet hours: nothing was sent. ``.next_allowed`` is when they
+    end; ``schedule_if_quiet=True`` schedules the campaign for then instead."""
+
+    def __init__(self, message: str, next_allowed: pd.Timestamp) -> None:
+        super().__init__(message)
+        self.next_allowed = next_allowed
+
+
+@dataclass(frozen=True)
+class Cap:
+    """At most ``messages`` to one number within ``window`` of each other."""
+
+    messages: int
+    window: pd.Timedelta
+
+    def __str__(self) -> str:
+        return f"{self.messages} per {_span(self.window)}"
+
+
+def caps(value: object) -> tuple[Cap, ...]:
+    """``cap=`` read: None, one ``(messages, window)`` pair or a list of them; the window
+    a timedelta or a text pandas reads (``"7D"``, ``"24h"``, ``"10min"``).
+
+    >>> caps((3, "7D"))
+    (Cap(messages=3, window=Timedelta('7 days 00:00:00')),)
+    """
+    if value is None:
+        return ()
+    pairs = [value] if isinstance(value, tuple) and len(value) == 2 and _count(value[0]) else value
+    if not isinstance(pairs, list | tuple):
+        raise InvalidType(f'cap must be a pair such as (3, "7D"), or a list of them; got {value!r}')
+    found = []
+    for pair in pairs:
+        if not (isinstance(pair, tuple | list) and len(pair) == 2 and _count(pair[0])):
+            raise InvalidValue(
+                f'cap must be (messages, window) pairs such as (3, "7D"): messages a whole '
+                f"number >= 1, window a span; got {pair!r}"
+            )
+        try:
+            window = pd.Timedelta(pair[1])
+        except (ValueError, TypeError):
+            window = pd.NaT
+        if pd.isna(window) or window <= pd.Timedelta(0):
+            raise InvalidValue(
+                f'the window of cap={pair!r} must be a positive span, e.g. "7D", "24h", '
+                '"10min" or a timedelta'
+            )
+        found.append(Cap(int(pair[0]), window))
+    return tuple(found)
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """The clock times (China Standard Time) no marketing message should go out between:
+    from ``start`` to ``end``, across midnight when ``end`` is earlier."""
+
+    start: time
+    end: time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M} China Standard Time"
+
+    def contains(self, times: pd.Series) -> np.ndarray:
+        """Per time (tz-aware), whether it falls in the quiet hours; NaT does not."""
+        china = times.dt.tz_convert(CHINA)
+        minutes = (china.dt.hour * 60 + china.dt.minute).to_numpy(dtype=float)
+        start, end = _minutes(self.start), _minutes(self.end)
+        inside = (
+            (minutes >= start) & (minutes < end)
+            if start < end
+            else (minutes >= start) | (minutes < end)
+        )
+        return inside & times.notna().to_numpy()
+
+    def next_allowed(self, at: pd.Timestamp) -> pd.Timestamp:
+        """The first time at or after ``at`` outside the quiet hours (China time)."""
+        at = at.tz_convert(CHINA)
+        if not self.contains(pd.Series([at]))[0]:
+            return at
+        end = at.normalize() + pd.Timedelta(hours=self.end.hour, minutes=self.end.minute)
+        return end if end > at else end + pd.Timedelta(days=1)
+
+
+def quiet_hours(value: object) -> QuietHours | None:
+    """``quiet_hours=`` read: ``("21:00", "08:00")``, ``"21:00-08:00"``, a pair of
+    :class:`datetime.time`, or False (off); None takes ``$SMSFRAME_QUIET_HOURS``.
+
+    >>> str(quiet_hours(("21:00", "08:00")))
+    '21:00-08:00 China Standard Time'
+    """
+    if value is None:
+        value = os.environ.get(QUIET_HOURS_ENV) or False
+    if value is False or value in ("", "off"):
+        return None
+    pair = value.split("-") if isinstance(value, str) else value
+    try:
+        start, end = (_clock(t) for t in pair)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise InvalidValue(
+            f'quiet_hours must be two clock times such as ("21:00", "08:00") or '
+            f'"21:00-08:00" (China Standard Time), or False; got {value!r}'
+        ) from None
+    if start == end:
+        raise InvalidValue(f"quiet_hours={value!r} starts when it ends: give two times")
+    return QuietHours(start, end)
+
+
+def _clock(value: object) -> time:
+    if isinstance(value, time):
+        return value
+    if isinstance(value, str):
+        return datetime.strptime(value.strip(), "%H:%M").time()
+    raise TypeError(value)
+
+
+def _minutes(clock: time) -> int:
+    return clock.hour * 60 + clock.minute
+
+
+# --------------------------------------------------------------------------- rules
+def refuse_if_quiet(plan: Plan, now: pd.Timestamp | None = None) -> None:
+    """Raise :class:`QuietHoursError` if ``plan`` sends now, inside its quiet hours."""
+    quiet = plan.options.quiet_hours
+    if not quiet or plan.kind != "send":
+        return
+    now = now or pd.Timestamp.now(tz=CHINA)
+    if not quiet.contains(pd.Series([now]))[0]:
+        return
+    allowed = quiet.next_allowed(now)
+    raise QuietHoursError(
+        f"it is {now.tz_convert(CHINA):%H:%M} China Standard Time, inside the quiet hours "
+        f"{quiet}: nothing was sent. Send after {quiet.end:%H:%M}, or pass "
+        f"schedule_if_quiet=True to schedule the campaign for {allowed:%Y-%m-%d %H:%M} "
+        "(SendTimer)",
+        allowed,
+    )
+
+
+def scheduled_when_quiet(plan: Plan, now: pd.Timestamp | None = None) -> Plan:
+    """``plan`` made a schedule for the end of its quiet hours, if it sends inside them."""
+    quiet = plan.options.quiet_hours
+    now = now or pd.Timestamp.now(tz=CHINA)
+    if not quiet or plan.kind != "send" or not quiet.contains(pd.Series([now]))[0]:
+        return plan
+    if "sms_ext" in plan.rows.columns:
+        raise InvalidValue(
+            "schedule_if_quiet=True cannot schedule this campaign: the provider has no "
+            "operation that schedules a send with an extension number"
+        )
+    pending = (plan.rows["sms_status"] == "pending").to_numpy()
+    at = pd.Series(pd.NaT, index=plan.rows.index, dtype=pd.DatetimeTZDtype("us", CHINA))
+    at[pending] = quiet.next_allowed(now)
+    return replace(plan, rows=plan.rows.assign(sms_scheduled_for=at))
+
+
+def reject_quiet_times(rows: pd.DataFrame, quiet: QuietHours | bool) -> pd.DataFrame:
+    """Reject the pending rows whose schedule time falls in the quiet hours."""
+    if not quiet or "sms_scheduled_for" not in rows.columns:
+        return rows
+    times = rows["sms_scheduled_for"]
+    inside = quiet.contains(times) & (rows["sms_status"] == "pending").to_numpy()
+    if not inside.any():
+        return rows
+    clocks = times[inside].dt.tz_convert(CHINA).dt.strftime("%H:%M")
+    detail = (
+        "scheduled for " + clocks + f", inside the quiet hours {quiet}: schedule it at "
+        f"{quiet.end:%H:%M} or later"
+    )
+    return reject(rows, inside, "quiet_hours", detail.to_numpy(dtype=object))
+
+
+def apply(plan: Plan, journal: Journal, campaign: str | None = None) -> Plan:
+    """``plan`` with the rules that read the journal applied afresh: its pending rows
+    whose number is suppressed, or over a cap (not counting ``campaign``'s own
+    messages), rejected."""
+    rows = _reopened(plan.rows)
+    pending = (rows["sms_status"] == "pending").to_numpy()
+    rows = _suppress(rows, pending, journal.suppressions())
+    pending = (rows["sms_status"] == "pending").to_numpy()
+    for cap in plan.options.cap:
+        rows = _cap(rows, pending, cap, journal, campaign)
+        pending = (rows["sms_status"] == "pending").to_numpy()
+    return replace(plan, rows=rows) if rows is not plan.rows else plan
+
+
+def _reopened(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the rejections of the journal's rules undone, to be decided again."""
+    reason = rows["sms_reason"]
+    again = reason.isin(_FROM_JOURNAL).to_numpy()
+    if not again.any():
+        return rows
+    rows = rows.copy(deep=False)
+    rows["sms_reason"] = reason.where(~again)
+    rows["sms_status"] = rows["sms_status"].where(~again, "pending")
+    rows["sms_detail"] = rows["sms_detail"].where(~again)
+    return rows
+
+
+def _suppress(rows: pd.DataFrame, pending: np.ndarray, listed: pd.DataFrame) -> pd.DataFrame:
+    if listed.empty or not pending.any():
+        return rows
+    keys = number_keys(rows["sms_e164"])
+    where = pd.Index(number_keys(listed["phone"])).get_indexer(keys)
+    hit = pending & (where >= 0) & (keys >= 0)
+    if not hit.any():
+        return rows
+    entry = listed.iloc[where[hit]]
+    since = entry["since"].dt.tz_convert(CHINA).dt.strftime("%Y-%m-%d %H:%M")
+    note = entry["note"].where(entry["note"].notna(), "").astype(str)
+    detail = (
+        "suppressed since "
+        + since.to_numpy(dtype=object)
+        + " China time: "
+        + entry["reason"].fillna("manual").astype(str).to_numpy(dtype=object)
+        + np.where(note.to_numpy() != "", " (" + note.to_numpy(dtype=object) + ")", "")
+        + ", by "
+        + entry["by"].fillna("?").astype(str).to_numpy(dtype=object)
+    )
+    return reject(rows, hit, "suppressed", detail)
+
+
+def _cap(
+    rows: pd.DataFrame, pending: np.ndarray, cap: Cap, journal: Journal, campaign: str | None
+) -> pd.DataFrame:
+    """Reject the pending rows whose number has ``cap.messages`` or more messages in the
+    journal within ``cap.window`` of the row's own time (now, or its schedule time)."""
+    if not pending.any():
+        return rows
+    positions = np.flatnonzero(pending)
+    if "sms_scheduled_for" in rows.columns:
+        times = pd.DatetimeIndex(rows["sms_scheduled_for"].to_numpy()[positions]).tz_convert("UTC")
+    else:
+        times = pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")] * len(positions))
+    keys = number_keys(rows["sms_phone"].to_numpy()[positions])
+    history = _history(journal, times.min() - cap.window, times.max() + cap.window, campaign)
+    history = history[history["key"].isin(keys)]
+    if history.empty:
+        return rows
+    # Each row against its number's messages: the few a number has, not every pair.
+    mine = pd.DataFrame({"row": np.arange(len(positions)), "key": keys, "t": times})
+    pairs = mine.merge(history, on="key")
+    near = pairs[(pairs["at"] - pairs["t"]).abs() < cap.window]
+    counts = near.groupby("row").size()  # by row, in order
+    over = counts[counts >= cap.messages]
+    if over.empty:
+        return rows
+    latest = near.sort_values("at").drop_duplicates("row", keep="last").set_index("row")
+    latest = latest.loc[over.index]
+    when = latest["at"].dt.tz_convert(CHINA).dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object)
+    detail = (
+        over.astype(str).to_numpy(dtype=object)
+        + np.where(over.to_numpy() == 1, " message", " messages")
+        + f" within {_span(cap.window)} of this one (cap: {cap}); the latest "
+        + when
+        + " China time, campaign "
+        + latest["campaign"].map(repr).to_numpy(dtype=object)
+    )
+    hit = np.zeros(len(rows), dtype=bool)
+    hit[positions[over.index.to_numpy()]] = True
+    return reject(rows, hit, "capped", detail)
+
+
+def _history(
+    journal: Journal, start: pd.Timestamp, end: pd.Timestamp, campaign: str | None
+) -> pd.DataFrame:
+    """Every message in the journal between ``start`` and ``end``, one row per number:
+    key (:func:`number_keys`), at (UTC), campaign. A number a call's FailPhone listed
+    got no message."""
+    calls = journal.messages_between(start.to_pydatetime(), end.to_pydatetime(), campaign)
+    if calls.empty:
+        return pd.DataFrame({"key": np.array([], np.int64), "at": [], "campaign": []})
+    lists = pc.split_pattern(pa.array(calls["numbers"], pa.string()), ";")
+    call = pc.list_parent_indices(lists).to_numpy()
+    keys = number_keys(pc.list_flatten(lists))
+    failed = calls["fail_phone"].fillna("").to_numpy(dtype=object) != ""
+    if failed.any():  # rare: the numbers an accepted call's FailPhone listed
+        fail = pc.split_pattern(pa.array(calls["fail_phone"].where(failed), pa.string()), ";")
+        listed = pd.MultiIndex.from_arrays(
+            [pc.list_parent_indices(fail).to_numpy(), number_keys(pc.list_flatten(fail))]
+        )
+        keep = ~pd.MultiIndex.from_arrays([call, keys]).isin(listed)
+        call, keys = call[keep], keys[keep]
+    return pd.DataFrame(
+        {
+            "key": keys,
+            "at": calls["at"].to_numpy()[call],
+            "campaign": calls["campaign"].to_numpy(dtype=object)[call],
+        }
+    )
+
+
+def reject(rows: pd.DataFrame, hit: np.ndarray, reason: str, detail: np.ndarray) -> pd.DataFrame:
+    """A copy of ``rows`` whose rows ``hit`` are rejected for ``reason``, with ``detail``
+    (one per hit row, in order)."""
+    rows = rows.copy(deep=False)
+    reasons = rows["sms_reason"]
+    if reason not in reasons.cat.categories:
+        reasons = reasons.cat.add_categories([reason])
+    rows["sms_reason"] = reasons.where(~hit, reason)
+    rows["sms_status"] = rows["sms_status"].where(~hit, "rejected")
+    details = rows["sms_detail"].to_numpy(dtype=object).copy()
+    details[hit] = detail
+    rows["sms_detail"] = text_column(details, rows.index)
+    return rows
+
+
+def _span(window: timedelta) -> str:
+    """A window in words: "7 days", "24 hours", "10 minutes"."""
+    seconds = int(pd.Timedelta(window).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
