@@ -58,6 +58,7 @@ def own_user_data(tmp_path_factory, monkeypatch) -> None:
     the default journal never lands in the real one, nor in a test's working directory."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("user-data")))
     monkeypatch.delenv("SMSFRAME_JOURNAL", raising=False)
+    monkeypatch.delenv("SMSFRAME_QUIET_HOURS", raising=False)  # a team's default: off here
 
 
 def _marked(request: pytest.FixtureRequest, name: str) -> tuple[tuple, dict]:
