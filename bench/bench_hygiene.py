@@ -31,6 +31,7 @@ import cProfile
 import json
 import math
 import multiprocessing
+import os
 import pstats
 import resource
 import statistics
@@ -406,7 +407,11 @@ def run(args: argparse.Namespace, df: pd.DataFrame, journal: Journal, empty: str
             w, c = timed(variants[name])
             wall[name].append(w)
             cpu[name].append(c)
-    print(f"plan of {len(df):,} rows, {args.rounds} ABBA rounds: wall median [min-max], CPU median")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"plan of {len(df):,} rows, {args.rounds} ABBA rounds: wall median [min-max], "
+        f"CPU median (load average now {load} on {os.cpu_count()} cores)"
+    )
     labels = {
         "baseline": "baseline (empty journal)",
         "suppression": "A: suppression only",
