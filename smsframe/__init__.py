@@ -32,6 +32,7 @@ from smsframe.errors import (
     MissingFile,
     OutcomeUnknown,
     ProviderUnavailable,
+    QuietHoursError,
     SmsError,
     UntrustedHost,
     UsageError,
@@ -42,6 +43,7 @@ from smsframe.phones import normalize
 if TYPE_CHECKING:
     from smsframe.audits import Audit, audit
     from smsframe.client import Balance, SendResult, SmsClient
+    from smsframe.suppression import suppress, suppressions, unsuppress
     from smsframe.widgets import BalancePanel, SchedulePanel
 
 # Public names whose module is imported on first use: name -> module.
@@ -53,6 +55,9 @@ _LAZY = {
     "SmsClient": "smsframe.client",
     "BalancePanel": "smsframe.widgets",
     "SchedulePanel": "smsframe.widgets",
+    "suppress": "smsframe.suppression",
+    "suppressions": "smsframe.suppression",
+    "unsuppress": "smsframe.suppression",
 }
 _SUBMODULES = {module.name for module in pkgutil.iter_modules(__path__)}
 
@@ -89,6 +94,7 @@ __all__ = [
     "MissingFile",
     "OutcomeUnknown",
     "ProviderUnavailable",
+    "QuietHoursError",
     "SchedulePanel",
     "SendResult",
     "SmsClient",
@@ -100,4 +106,7 @@ __all__ = [
     "normalize",
     "parts",
     "render",
+    "suppress",
+    "suppressions",
+    "unsuppress",
 ]

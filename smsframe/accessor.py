@@ -193,7 +193,7 @@ class SmsAccessor:
             to (``suppressed``); a cap does not count this campaign's own messages.
         schedule_if_quiet : bool, default False
             Inside the quiet hours, schedule the campaign for when they end (SendTimer)
-            instead of raising :class:`~smsframe.hygiene.QuietHoursError`.
+            instead of raising :class:`~smsframe.errors.QuietHoursError`.
         journal : Journal, str or Path, optional
             Where every call is recorded: a Journal, a SQLAlchemy URL or a file path;
             default the user's journal (``smsframe.journal.default_url()``).

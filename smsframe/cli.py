@@ -4,6 +4,11 @@
 - ``smsframe audit --campaign NAME [--journal URL|PATH] [--by COLUMN] [--html FILE]
   [--csv DIR] [--plot FILE]``
 - ``smsframe campaigns [--journal URL|PATH]``
+- ``smsframe suppress add [NUMBER ...] [--csv FILE] [--column NAME] [--reason REASON]
+  [--note TEXT] [--region CC] [--journal URL|PATH]``
+- ``smsframe suppress remove [NUMBER ...] [--csv FILE] [--column NAME] [--note TEXT]
+  [--region CC] [--journal URL|PATH]``
+- ``smsframe suppress list [--history] [--csv FILE] [--journal URL|PATH]``
 - ``smsframe simulator serve --db PATH [--host HOST] [--port N] [--latency-ms N]
   [--account ...]``
 - ``smsframe simulator deliveries --db PATH``
@@ -39,8 +44,8 @@ from smsframe.journal import JOURNAL_ENV, Address, address, as_url, default_url,
 
 DESCRIPTION = (
     "Send, schedule and audit SMS campaigns from pandas. This command runs a demo, "
-    "lists and audits the campaigns recorded in a journal, and serves a local "
-    "simulator of the SMS provider."
+    "lists and audits the campaigns recorded in a journal, keeps its suppression list, "
+    "and serves a local simulator of the SMS provider."
 )
 
 EPILOG = """\
@@ -48,6 +53,7 @@ examples:
   smsframe demo --journal demo.sqlite           run the demo and keep its journal
   smsframe campaigns                            list the campaigns of your journal
   smsframe audit --campaign demo --journal demo.sqlite --html audit.html
+  smsframe suppress add 13800138000 --reason opt_out   never message this number
   smsframe simulator serve --db sim.sqlite --account 101:demo:secret:1000
 
 The journal records every call made to the provider. --journal takes a file path
@@ -261,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--journal", metavar=JOURNAL_METAVAR, help=journal_to_read)
     campaigns.set_defaults(run=_campaigns)
 
+    _add_suppress(commands, journal_to_read)
+
     simulator = commands.add_parser(
         "simulator",
         help="run the provider's simulator, or read its delivery log",
@@ -343,6 +351,154 @@ def build_parser() -> argparse.ArgumentParser:
     )
     deliveries.set_defaults(run=_deliveries)
     return parser
+
+
+SUPPRESSION_LIST = (
+    "Numbers on a journal's suppression list are never sent to by any campaign on that "
+    "journal (their rows are rejected 'suppressed'). A removal is recorded beside the "
+    "addition, never deleted: 'smsframe suppress list --history' shows who changed what, "
+    "and when."
+)
+
+
+def _add_suppress(commands: argparse._SubParsersAction, journal_to_read: str) -> None:
+    """``smsframe suppress add|remove|list``."""
+    from smsframe.suppression import REASONS
+
+    actions = commands.add_parser(
+        "suppress",
+        help="add numbers to a journal's suppression list, remove them, list them",
+        description=_wrapped(SUPPRESSION_LIST),
+        epilog=(
+            "example:\n  smsframe suppress add 13800138000 '+86 139 0013 8000' "
+            "--note 'replied T'\n"
+            "  smsframe suppress add --csv opt-outs.csv --column mobile --reason complaint\n"
+            "  smsframe suppress list --history"
+        ),
+        formatter_class=_Formatter,
+    ).add_subparsers(
+        dest="action",
+        required=True,
+        metavar="ACTION",
+        title="actions",
+        help="run 'smsframe suppress ACTION --help' for its options",
+    )
+    journal_to_change = (
+        "the journal whose list to change: a file path or a SQLAlchemy URL (default: "
+        f"{_your_journal()})"
+    )
+
+    def numbers(parser: argparse.ArgumentParser, verb: str) -> None:
+        """The numbers' options: from the command line, a CSV file."""
+        parser.add_argument(
+            "numbers",
+            nargs="*",
+            metavar="NUMBER",
+            help=f"a phone number to {verb}, in any spelling a contact list has "
+            "(quote one with spaces: '+86 138 0013 8000')",
+        )
+        parser.add_argument(
+            "--csv",
+            type=Path,
+            metavar="FILE",
+            help=f"also {verb} the numbers of this CSV file's --column, or of its only "
+            "column (default: none)",
+        )
+        parser.add_argument(
+            "--column",
+            default="phone",
+            metavar="NAME",
+            help="the --csv file's column of numbers (default: %(default)s, or the file's "
+            "only column)",
+        )
+
+    def recorded(parser: argparse.ArgumentParser) -> None:
+        """The options of the change: its note, the numbers' region, the journal."""
+        parser.add_argument(
+            "--note",
+            metavar="TEXT",
+            help="free text recorded with each number: the campaign it replied to, a "
+            "ticket... (default: none)",
+        )
+        parser.add_argument(
+            "--region",
+            default="CN",
+            metavar="CC",
+            help="where numbers without a country code are from, as an ISO code "
+            "(default: %(default)s)",
+        )
+        parser.add_argument("--journal", metavar=JOURNAL_METAVAR, help=journal_to_change)
+
+    add = actions.add_parser(
+        "add",
+        help="add numbers: no campaign on the journal sends to them any more",
+        description=_wrapped(
+            "Add numbers to the suppression list: no campaign on this journal sends to "
+            "them any more, whoever runs it. Prints how many were added; exit status 1 "
+            "if some values are not phone numbers (the others are added all the same)."
+        ),
+        epilog=(
+            "example:\n  smsframe suppress add 13800138000 '+86 139 0013 8000' "
+            "--note 'replied T to nov-promo'\n"
+            "  smsframe suppress add --csv complaints.csv --column mobile --reason complaint"
+        ),
+        formatter_class=_Formatter,
+    )
+    numbers(add, "add")
+    add.add_argument(
+        "--reason",
+        choices=list(REASONS),
+        default="opt_out",
+        metavar="REASON",
+        help="why: opt_out (the recipient asked for no more messages), complaint, blocked "
+        "(by the carrier or the provider) or manual (the note says why) "
+        "(default: %(default)s)",
+    )
+    recorded(add)
+    add.set_defaults(run=_suppress_add)
+
+    remove = actions.add_parser(
+        "remove",
+        help="take numbers off the list (recorded, never deleted)",
+        description=_wrapped(
+            "Take numbers off the suppression list: campaigns on this journal may send to "
+            "them again. The removal is recorded with its note, beside the addition, "
+            "never deleted ('smsframe suppress list --history')."
+        ),
+        epilog="example:\n  smsframe suppress remove 13800138000 --note 'opted in again'",
+        formatter_class=_Formatter,
+    )
+    numbers(remove, "remove")
+    recorded(remove)
+    remove.set_defaults(run=_suppress_remove)
+
+    listing = actions.add_parser(
+        "list",
+        help="list the numbers suppressed now, or every addition and removal",
+        description=_wrapped(
+            "List the numbers on the suppression list, which no campaign on this journal "
+            "sends to: phone, reason, note, since when (China time) and by whom; with "
+            "--history, every addition and removal instead."
+        ),
+        epilog=(
+            "example:\n  smsframe suppress list --journal team.sqlite\n"
+            "  smsframe suppress list --history --csv suppressions.csv"
+        ),
+        formatter_class=_Formatter,
+    )
+    listing.add_argument(
+        "--history",
+        action="store_true",
+        help="every addition and removal, with who and when (default: the numbers suppressed now)",
+    )
+    listing.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="write it as CSV to FILE, or to stdout if FILE is - (default: a table)",
+    )
+    listing.add_argument("--journal", metavar=JOURNAL_METAVAR, help=journal_to_read)
+    listing.set_defaults(run=_suppress_list)
 
 
 # -- checks of the arguments, before any work ----------------------------------
@@ -579,6 +735,183 @@ def _campaigns(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the suppression list ----------------------------------------------------------
+
+_SHOWN = 3  # bad values named in a summary, at most
+_HOW_TO_GIVE = (
+    "give them as arguments (smsframe suppress {verb} 13800138000 '+86 139 0013 8000') "
+    "or in a CSV file (--csv FILE --column NAME)"
+)
+
+
+def _given_numbers(args: argparse.Namespace, verb: str):
+    """The numbers of the command line then of --csv, as one Series of text."""
+    import pandas as pd
+
+    given = [pd.Series(args.numbers, dtype=object)]
+    if args.csv is not None:
+        given.append(_csv_numbers(args.csv, args.column, args.region))
+    numbers = pd.concat(given, ignore_index=True)
+    if numbers.empty:
+        raise CommandError(f"--csv {args.csv} has no rows: no number to {verb}")
+    return numbers
+
+
+def _csv_numbers(path: Path, column: str, region: str):
+    """The numbers of a CSV file: its ``column``, or its only column. A file of numbers
+    alone, without a header, is read whole: its first number is no column's name."""
+    import pandas as pd
+
+    from smsframe import phones
+
+    if path.is_dir():
+        raise CommandError(f"--csv {path} is a folder: give a CSV file")
+    if not path.is_file():
+        raise CommandError(f"--csv {path}: no such file: check the path")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        headless = len(frame.columns) == 1 and column not in frame.columns
+        if headless and phones.normalize([frame.columns[0]], region)["sms_e164"].notna().all():
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+    except pd.errors.EmptyDataError:
+        raise CommandError(f"--csv {path} is empty: no number to read in it") from None
+    except (ValueError, UnicodeError) as error:  # not a CSV file pandas can read
+        message = " ".join(str(error).split())
+        raise CommandError(f"--csv {path} cannot be read as CSV ({message})") from None
+    if column in frame.columns:
+        return frame[column]
+    if len(frame.columns) == 1:
+        return frame.iloc[:, 0]
+    raise CommandError(
+        f"--csv {path} has no column {column!r} (its columns: "
+        f"{', '.join(map(repr, frame.columns))}): give --column NAME"
+    )
+
+
+def _values(values) -> str:
+    """A few values, quoted, their control characters escaped, long ones cut."""
+    unique = list(dict.fromkeys(str(value) for value in values))
+    shown = [repr(v if len(v) <= 30 else v[:29] + "…") for v in unique[:_SHOWN]]
+    return ", ".join(shown) + (", ..." if len(unique) > _SHOWN else "")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _suppress_change(args: argparse.Namespace, verb: str) -> int:
+    """``suppress add`` and ``suppress remove``: one summary line on stdout; a line on
+    stderr and exit status 1 when some values are no phone numbers."""
+    import warnings
+
+    from smsframe.suppression import suppress, unsuppress
+
+    if not args.numbers and args.csv is None:
+        raise CommandError(f"no numbers to {verb}: {_HOW_TO_GIVE.format(verb=verb)}")
+    url = _journal(args.journal, to_read=verb == "remove")
+    numbers = _given_numbers(args, verb)
+    options = {"note": args.note, "journal": url, "region": args.region}
+    with warnings.catch_warnings():  # the summary below says the same, in its words
+        warnings.simplefilter("ignore")
+        if verb == "add":
+            done = suppress(numbers, reason=args.reason, **options)
+        else:
+            done = unsuppress(numbers, **options)
+    status = done["status"]
+    changed, unchanged = (
+        ("suppressed", "already_suppressed") if verb == "add" else ("removed", "not_suppressed")
+    )
+    count = done.loc[status == changed, "sms_e164"].nunique()  # one number in two spellings
+    same = done.loc[status == unchanged, "sms_e164"].nunique()
+    bad = done.loc[status == "not_a_number", "phone"]
+    notes = []
+    if same:
+        notes.append(
+            f"{same} already suppressed"
+            if verb == "add"
+            else f"{same} {'was' if same == 1 else 'were'} not suppressed"
+        )
+    if len(bad):
+        notes.append(f"{_plural(len(bad), 'not a number', 'not numbers')}: {_values(bad)}")
+    where = f"{'in' if verb == 'add' else 'from'} {masked(url)}"
+    summary = f"{changed} {_plural(count, 'number', 'numbers')} {where}"
+    _say(summary + (f" ({', '.join(notes)})" if notes else ""))
+    if not len(bad):
+        return 0
+    done_verb = "added" if verb == "add" else "removed"
+    if count + same:
+        rest = f"the other numbers are {'on' if verb == 'add' else 'off'} the list"
+    else:
+        rest = f"no number was {done_verb}"
+    if len(bad) == 1:
+        were, them = "value is no phone number and was", "it"
+    else:
+        were, them = "values are no phone numbers and were", "them"
+    return _fail(
+        f"{len(bad)} {were} not {done_verb} ({_values(bad)}); {rest}: correct {them} "
+        f"and run this command again with {them}",
+        1,
+    )
+
+
+def _suppress_add(args: argparse.Namespace) -> int:
+    return _suppress_change(args, "add")
+
+
+def _suppress_remove(args: argparse.Namespace) -> int:
+    return _suppress_change(args, "remove")
+
+
+def _suppress_list(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from smsframe.codes import CHINA
+    from smsframe.journal import existing
+
+    url = _journal(args.journal, to_read=True)
+    to_stdout = args.csv is not None and str(args.csv) == "-"
+    if not to_stdout:
+        _output(args.csv, "--csv")
+    journal = existing(url)
+    try:
+        table = journal.suppressions(history=args.history)
+    finally:
+        journal.close()
+    when = "at" if args.history else "since"
+    columns = ["phone", "action", "reason", "note", "at", "by"] if args.history else None
+    if columns:  # a journal older than the list: no events, its columns as the list's
+        table = table.reindex(columns=columns)
+    table[when] = pd.to_datetime(table[when], utc=True).dt.tz_convert(CHINA)
+    if args.csv is not None:
+        if to_stdout:
+            table.to_csv(sys.stdout, index=False)
+            return 0
+        try:
+            table.to_csv(args.csv, index=False)
+        except OSError as error:
+            raise _written(args.csv, error) from None
+        rows = (
+            _plural(len(table), "event", "events")
+            if args.history
+            else (_plural(len(table), "number", "numbers"))
+        )
+        _say(f"{rows} written to {args.csv}")
+        return 0
+    if table.empty:
+        _say(f"no number {'was ever' if args.history else 'is'} suppressed in {masked(url)}")
+        return 0
+    count = len(table)
+    if args.history:
+        _say(f"{_plural(count, 'event', 'events')} of the suppression list of {masked(url)}:")
+    else:
+        _say(f"{_plural(count, 'number is', 'numbers are')} suppressed in {masked(url)}:")
+    table[when] = table[when].dt.strftime("%Y-%m-%d %H:%M")
+    table = table.rename(columns={when: f"{when} (China time)"})
+    with pd.option_context("display.width", 200, "display.max_columns", None):
+        _say(table.to_string(index=False, na_rep=""))
+    return 0
+
+
 # -- the entry point ---------------------------------------------------------------
 
 
@@ -587,6 +920,7 @@ def _campaigns(args: argparse.Namespace) -> int:
 _IN_CLI = {
     "(journal= or SMSFRAME_JOURNAL)": f"(--journal or ${JOURNAL_ENV})",
     "pass journal= with its full URL": "give --journal its full URL",
+    "region must be an ISO": "--region must be an ISO",
 }
 # A journal's server down: its advice for a campaign, not for reading it (audit, campaigns).
 _RUN_AGAIN = "then run the campaign again with the same name: nothing is sent twice"
@@ -612,7 +946,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error), 2)
     except SmsError as error:  # the journal, the provider: each message says what to do
         message = str(error)
-        if args.command in ("audit", "campaigns"):
+        if args.command in ("audit", "campaigns", "suppress"):
             message = message.replace(_RUN_AGAIN, "then run this command again")
         return _fail(message, 1)
     except KeyError as error:  # from the arguments (a name that is not there)

@@ -12,6 +12,7 @@
     ├── InsufficientBalance   the balance cannot pay for the whole plan: nothing was sent
     ├── CampaignBusy          another process is sending the same campaign right now
     ├── CampaignMismatch      a campaign's name run again with other content: nothing sent
+    ├── QuietHoursError       a send inside its quiet hours: nothing sent (.next_allowed)
     ├── JournalError          the journal failed (locked, disk full, server down): .result
     ├── InvalidRequest        the request could not be built: nothing was sent
     ├── UntrustedHost         the provider points the password at another host: refused
@@ -175,3 +176,13 @@ class CampaignMismatch(SmsError):
 
 class CampaignBusy(SmsError):
     """Another process holds the campaign's lease in the journal; nothing was sent."""
+
+
+class QuietHoursError(SmsError):
+    """A send inside its quiet hours (``quiet_hours=``, China Standard Time): nothing was
+    sent. ``next_allowed`` is when they end; ``schedule_if_quiet=True`` schedules the
+    campaign for then instead."""
+
+    def __init__(self, message: str, next_allowed: pd.Timestamp) -> None:
+        super().__init__(message)
+        self.next_allowed = next_allowed

@@ -8,9 +8,9 @@ reason before anything is sent; the plan counts the rows each one removes.
   unknown, which may have gone out; not failed), but not the campaign being run, whose
   own rows the journal already keeps from being sent twice: ``capped``.
 - **Quiet hours**, ``quiet_hours=("21:00", "08:00")`` China Standard Time: a send
-  inside them is refused before any call (:class:`QuietHoursError`), a schedule time
-  inside them rejects its row, ``quiet_hours``. Off unless asked for, or set for a
-  team by ``SMSFRAME_QUIET_HOURS="21:00-08:00"``.
+  inside them is refused before any call (:class:`~smsframe.errors.QuietHoursError`),
+  a schedule time inside them rejects its row, ``quiet_hours``. Off unless asked for,
+  or set for a team by ``SMSFRAME_QUIET_HOURS="21:00-08:00"``.
 
 The journal holds what was sent, so a rule is only as good as the journal it reads:
 give every campaign of a team the same one.
@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from smsframe.codes import CHINA
-from smsframe.errors import InvalidType, InvalidValue, SmsError
+from smsframe.errors import InvalidType, InvalidValue, QuietHoursError
 from smsframe.outcomes import number_keys, text_column
 
 if TYPE_CHECKING:
@@ -46,15 +46,6 @@ REASON_TEXT = {
     "quiet_hours": "the schedule time falls in the quiet hours (China Standard Time)",
 }
 _FROM_JOURNAL = ("suppressed", "capped")  # decided again whenever the journal is read
-
-
-class QuietHoursError(SmsError):
-    """A send inside the quiet hours: nothing was sent. ``.next_allowed`` is when they
-    end; ``schedule_if_quiet=True`` schedules the campaign for then instead."""
-
-    def __init__(self, message: str, next_allowed: pd.Timestamp) -> None:
-        super().__init__(message)
-        self.next_allowed = next_allowed
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ _TLDS = (
 #: A link: a scheme, www., or a bare domain with a common top-level domain (t.cn/xx,
 #: example.com). "3.5折", "1.5元", "e.g." are not links.
 URL = re.compile(
-    rf"https?://|\bwww\.|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])",
+    rf"https?://|\bwww\.|(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])",
     re.IGNORECASE,
 )
 INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
@@ -84,8 +84,10 @@ class Finding:
         return self.text
 
 
-def _rows(n: int) -> str:
-    return f"{n:,} row" + ("" if n == 1 else "s")
+def _rows(n: int, verb: str = "", singular: str = "") -> str:
+    """'1 row needs', '1,204 rows need' (``verb`` plural, ``singular`` default verb+'s')."""
+    verb = (singular or verb + "s") if n == 1 and verb else verb
+    return f"{n:,} row{'' if n == 1 else 's'}{' ' if verb else ''}{verb}"
 
 
 def _short(message: str) -> str:
@@ -152,23 +154,29 @@ def lint(rows: pd.DataFrame, *, send_at: pd.Timestamp | None = None) -> list[Fin
 
     found: list[Finding] = []
     if (hit := ~has(SIGNATURE)).any():
-        text = f"{_rows(n[hit].sum())} carry no 【...】 signature at the start or end"
+        text = f"{_rows(n[hit].sum(), 'carry', 'carries')} no 【...】 signature at the start or end"
         found.append(_finding("no_signature", texts, n, hit, text + _SIGN))
     if (hit := has(MARKETING) & ~has(OPT_OUT)).any():
-        text = f"{_rows(n[hit].sum())} look like marketing without an opt-out line" + _OPT
+        text = f"{_rows(n[hit].sum(), 'look')} like marketing without an opt-out line" + _OPT
         found.append(_finding("no_opt_out", texts, n, hit, text))
     if (hit := has(URL)).any():
-        text = f"{_rows(n[hit].sum())} contain a link" + _LINK
+        text = f"{_rows(n[hit].sum(), 'contain')} a link" + _LINK
         found.append(_finding("url", texts, n, hit, text))
     length = np.fromiter(map(len, texts), np.int64, len(texts))
     clean = np.fromiter((len(_cleaned(t)) for t in texts), np.int64, len(texts))
     if (hit := clean < length).any():
         saved = (_parts(length) - _parts(clean))[hit]
-        fewer = f"{_rows(n[hit][saved > 0].sum())} would need fewer parts without them"
+        cheaper = int(n[hit][saved > 0].sum())
+        fewer = (
+            f"{_rows(cheaper)} would need fewer parts without them "
+            f"(saves {int((saved * n[hit]).sum()):,} parts)"
+            if cheaper
+            else "none would need fewer parts, but each costs length"
+        )
         text = (
-            f"{_rows(n[hit].sum())} hold characters that add length for nothing (zero-width or "
-            f"invisible characters, leading/trailing whitespace, runs of spaces): {fewer} "
-            f"(saves {int((saved * n[hit]).sum()):,} parts); remove them"
+            f"{_rows(n[hit].sum(), 'hold')} characters that add length for nothing (zero-width or "
+            f"invisible characters, leading/trailing whitespace, runs of spaces): {fewer}; "
+            "remove them"
         )
         found.append(_finding("costly_characters", texts, n, hit, text))
     if len(quiet := _quiet_rows(rows, pending, send_at)):
@@ -183,8 +191,9 @@ def lint(rows: pd.DataFrame, *, send_at: pd.Timestamp | None = None) -> list[Fin
         hit = trim & (parts == p)
         k, most = int(n[hit].sum()), int(over[hit].max())
         chars = f"{most} character" + ("" if most == 1 else "s")
+        they, saves = ("it needs", "part") if k == 1 else ("they need", "parts")
         text = (
-            f"{_rows(k)} need {p} parts; {chars} shorter and they need {p - 1}: saves {k:,} parts"
+            f"{_rows(k, 'need')} {p} parts; {chars} shorter and {they} {p - 1}: saves {k:,} {saves}"
         )
         found.append(_finding("trim_saves_parts", texts, n, hit, text))
     return found

@@ -132,7 +132,7 @@ class RunOptions:
         attempted (else :class:`~smsframe.errors.CampaignMismatch`).
     schedule_if_quiet : bool
         A send inside its plan's quiet hours is scheduled for when they end (SendTimer)
-        instead of refused with :class:`~smsframe.hygiene.QuietHoursError`.
+        instead of refused with :class:`~smsframe.errors.QuietHoursError`.
     """
 
     journal: Journal | str | Path | None = None

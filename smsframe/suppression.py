@@ -9,10 +9,11 @@ recorded as an event beside the addition, never a silent delete:
 Examples
 --------
 >>> import smsframe
->>> smsframe.suppress(["+86 138 0013 8000", "hello"], reason="opt_out", note="replied T")
-              phone         sms_e164       status      reason
-0  +86 138 0013 8000  +8613800138000   suppressed     opt_out
-1              hello             <NA>  not_a_number  not_a_number
+>>> added = smsframe.suppress(["+86 138 0013 8000", "hello"], note="replied T")
+>>> added[["phone", "status", "reason"]]
+               phone        status        reason
+0  +86 138 0013 8000    suppressed       opt_out
+1              hello  not_a_number  not_a_number
 >>> smsframe.suppressions()[["phone", "reason", "note"]]
             phone   reason       note
 0  +8613800138000  opt_out  replied T

@@ -11,7 +11,8 @@ import pytest
 from frames import contacts
 
 import smsframe
-from smsframe.hygiene import QuietHours, QuietHoursError, caps, quiet_hours
+from smsframe.errors import QuietHoursError
+from smsframe.hygiene import QuietHours, caps, quiet_hours
 from smsframe.suppression import suppress, suppressions, unsuppress
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -46,7 +47,7 @@ SPELLINGS = [
 @pytest.mark.parametrize("listed", SPELLINGS)
 def test_a_number_suppressed_in_any_spelling_is_rejected_in_any_other(listed, journal):
     suppress([listed], reason="complaint", note="ticket 42", journal=journal)
-    df = pd.DataFrame({"phone": SPELLINGS[::-1] + ["13900139000"]})
+    df = pd.DataFrame({"phone": [*SPELLINGS[::-1], "13900139000"]})
     plan = df.sms.plan(message=MESSAGE, journal=journal)
     reasons = plan.rows["sms_reason"].astype(object)
     first = df.index[0]  # the other spellings are duplicates of this row
