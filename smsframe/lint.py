@@ -59,7 +59,7 @@ _TLDS = (
 #: A link: a scheme, www., or a bare domain with a common top-level domain (t.cn/xx,
 #: example.com). "3.5折", "1.5元", "e.g." are not links.
 URL = re.compile(
-    rf"https?://|\bwww\.|(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])",
+    rf"https?://|\bwww\.|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])",
     re.IGNORECASE,
 )
 INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
