@@ -78,6 +78,16 @@ class Plan:
         content (:func:`content_groups`), made when first needed."""
         return content_groups(self.rows)
 
+    @cached_property
+    def lint(self) -> pd.DataFrame:
+        """What to check before sending, as warnings (never rejections): a missing
+        signature or opt-out line, links, characters that cost parts, a send between
+        21:00 and 08:00 China time, and trims that would save parts. One row per finding
+        (rule, rows, text, example): :func:`smsframe.lint.lint`."""
+        from smsframe.lint import lint, lint_frame
+
+        return lint_frame(lint(self.rows))
+
     @property
     def chunk_size(self) -> int:
         return self.options.chunk_size
@@ -140,10 +150,11 @@ class Plan:
         suppression list and caps are read again from the campaign's journal as it
         starts: a number suppressed since the plan was made is not sent to.
 
-        >>> plan = df.sms.plan(message="您好{name}")
-        >>> plan                                    # look before sending
+        >>> plan = df.sms.plan(message="【品牌】您好{name}")
+        >>> plan  # look before sending (and at any warning, e.g. of a send after 21:00)
+        ... # doctest: +ELLIPSIS
         Plan: 3 recipients in 3 calls, 3 messages charged at most; 1 of 4 rows rejected
-          rejected not_mobile: 1
+          rejected not_mobile: 1...
         >>> out = plan.send(client, campaign="welcome", progress=False)
         >>> out["sms_status"].tolist()
         ['sent', 'sent', 'rejected', 'sent']
@@ -178,6 +189,7 @@ class Plan:
             f"{s.cost} messages charged at most; {s.rejected} of {s.rows} rows rejected"
         ]
         lines += [f"  rejected {reason}: {n}" for reason, n in self.rejected().items()]
+        lines += [f"  warning: {text}" for text in self.lint["text"]]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -193,6 +205,9 @@ class Plan:
         extra = (
             f"<table><caption>rejected by reason</caption>{rejected}</table>" if rejected else ""
         )
+        warnings = "".join(f"<li>{escape(text)}</li>" for text in self.lint["text"])
+        if warnings:
+            extra += f"<p>check before sending:</p><ul>{warnings}</ul>"
         return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
 
 
