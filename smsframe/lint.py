@@ -45,12 +45,12 @@ RULES: dict[str, str] = {
 CHINA = "Asia/Shanghai"
 #: Words that make a text marketing (满…减 is 满<number>减).
 MARKETING = re.compile(
-    r"优惠|促销|折|满\d+减|抢|会员|领券|券|特价|活动|秒杀|红包|包邮|上新|清仓|限时"
+    r"优惠|促销|折|满[0-9０-９]+减|抢|会员|领券|券|特价|活动|秒杀|红包|包邮|上新|清仓|限时"
     r"|\bsales?\b|%\s*off\b|discount|coupon",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # \b: a Chinese character is no word character
 )
 #: An opt-out line: 退订 (回T退订, 退订回T, 回TD退订), 回T, 拒收 (拒收请回复R), reply STOP/TD.
-OPT_OUT = re.compile(r"退订|回T|拒收|\breply\s+(?:stop|td|t)\b|unsubscribe", re.IGNORECASE)
+OPT_OUT = re.compile(r"退订|回T|拒收|\breply\s+(?:stop|td|t)\b|unsubscribe", re.I | re.A)
 SIGNATURE = re.compile(r"^\s*【[^【】]+】|【[^【】]+】\s*$")
 _TLDS = (
     "com|cn|net|org|io|co|cc|me|top|xyz|info|vip|shop|app|hk|tw|ly|gl|to|ai|link|club"
@@ -60,7 +60,7 @@ _TLDS = (
 #: example.com). "3.5折", "1.5元", "e.g." are not links.
 URL = re.compile(
     rf"https?://|\bwww\.|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9-]+\.)+(?:{_TLDS})(?![A-Za-z0-9-])",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # \b: a Chinese character is no word character
 )
 INVISIBLE = re.compile("[\u200b-\u200f\u2060\ufeff\u00ad]")
 _SPACES = re.compile("[ \u3000]{2,}")

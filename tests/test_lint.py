@@ -65,6 +65,7 @@ def test_no_signature_at_either_end_is_found(message):
         "【品牌】限时秒杀",
         "【品牌】新品上新，全场包邮",
         "【Brand】Big SALE today",
+        "【品牌】全场sale",
         "【Brand】20% off everything",
         "【Brand】your Discount Coupon",
     ],
@@ -99,6 +100,7 @@ def test_transactional_texts_need_no_opt_out(message):
         "Reply STOP to opt out",
         "reply td",
         "Unsubscribe: t",
+        "请reply STOP",
     ],
 )
 def test_each_opt_out_line_counts(opt_out):
