@@ -4,14 +4,15 @@ Nothing here rejects a row: :func:`lint` reads the pending rows of a plan's ``ro
 and returns :class:`Finding` s, one per rule that applies (order of :data:`RULES`),
 each saying how many rows it concerns and what to do.
 
-Every check runs once per *distinct* message (``value_counts`` of ``sms_message``
-over the pending rows), never per row: 1M rows of one template with 1,000
-distinct texts cost one hash pass plus 1,000 regex searches.
+Every check runs once per *distinct* message (the pending rows' ``sms_message``
+counted), never per row: 1M rows of one template with 1,000 distinct texts cost one
+hash pass plus 1,000 regex searches (0.05-0.2 s).
 
 Mainland carriers expect marketing texts to carry a signature (``【品牌】`` at the
 start or end) and an opt-out line, and to go out between 08:00 and 21:00 China
 time. A message is *marketing* when it holds one of :data:`MARKETING` (a short
-list, case-insensitive); others are transactional and need no opt-out. Lengths
+list, case-insensitive); others are transactional and need no opt-out. Quiet hours
+count every pending row, marketing or not. Lengths
 and parts follow :mod:`smsframe.message` (70 characters = 1 part, then parts of 67).
 """
 
@@ -71,6 +72,7 @@ TRIM_AT_MOST = 10  # characters: more is a rewrite, not a trim
 class Finding:
     """One rule's warning: how many pending rows, what to do, one affected message.
 
+    >>> from smsframe.lint import Finding
     >>> print(Finding("url", 3, "3 rows contain a link: ..."))
     3 rows contain a link: ...
     """
@@ -136,15 +138,19 @@ def lint(rows: pd.DataFrame, *, send_at: pd.Timestamp | None = None) -> list[Fin
     Examples
     --------
     >>> import pandas as pd, smsframe
-    >>> from smsframe.lint import lint
+    >>> from smsframe.lint import lint, lint_frame
     >>> contacts = pd.DataFrame({"phone": ["13800138000", "13900139000"]})
     >>> plan = contacts.sms.plan(message="双十一特价，全场包邮！")
-    >>> for finding in lint(plan.rows, send_at=pd.Timestamp("2030-11-11 10:00", tz=CHINA)):
+    >>> at = pd.Timestamp("2030-11-11 22:00", tz="Asia/Shanghai")
+    >>> for finding in lint(plan.rows, send_at=at):
     ...     print(finding.rule, finding.rows)
     no_signature 2
     no_opt_out 2
+    quiet_hours 2
+    >>> print(lint(plan.rows, send_at=at)[1])
+    2 rows look like marketing without an opt-out line: end it with 回T退订 ...
     """
-    if not isinstance(rows, pd.DataFrame) or "sms_status" not in rows.columns:
+    if not isinstance(rows, pd.DataFrame) or {"sms_status", "sms_message"} - set(rows.columns):
         raise InvalidType("lint takes a plan's rows, as in lint(df.sms.plan(message=...).rows)")
     pending = (rows["sms_status"] == "pending").to_numpy()
     texts, n = _distinct(rows["sms_message"], pending)
@@ -216,22 +222,21 @@ _QUIET = (
 
 def _quiet_rows(rows: pd.DataFrame, pending: np.ndarray, send_at: object) -> np.ndarray:
     """Positions of the rows sent between 21:00 and 08:00 China time, among the pending."""
-    if "sms_scheduled_for" in rows.columns:
+    per_row = "sms_scheduled_for" in rows.columns
+    if per_row:
         times = pd.DatetimeIndex(rows["sms_scheduled_for"][pending])
     else:  # every row at once
         times = pd.DatetimeIndex([pd.Timestamp.now(CHINA) if send_at is None else send_at])
-    codes, uniques = pd.factorize(times)  # a few distinct times: each clock read once
-    uniques = uniques.tz_convert(CHINA) if uniques.tz else uniques.tz_localize(CHINA)
-    hour = np.asarray(uniques.hour)
-    quiet = np.append((hour >= 21) | (hour < 8), False)[codes]  # NaT (-1): not quiet
-    if "sms_scheduled_for" in rows.columns:
-        return np.flatnonzero(quiet)
-    return np.arange(pending.sum()) if quiet[0] else np.arange(0)
+    times = times.tz_convert(CHINA) if times.tz else times.tz_localize(CHINA)  # 1M: 20 ms
+    hour = np.asarray(times.hour, dtype=float)  # NaT: NaN, not quiet
+    quiet = (hour >= 21) | (hour < 8)
+    return np.flatnonzero(quiet if per_row else np.repeat(quiet, pending.sum()))
 
 
 def lint_frame(findings: list[Finding]) -> pd.DataFrame:
     """The findings as a frame (columns rule, rows, text, example), for display.
 
+    >>> from smsframe.lint import Finding, lint_frame
     >>> lint_frame([Finding("url", 2, "2 rows contain a link", "见 t.cn/x")])
       rule  rows                   text   example
     0  url     2  2 rows contain a link  见 t.cn/x

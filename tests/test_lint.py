@@ -181,7 +181,10 @@ def test_quiet_hours_per_row_in_china_time():
     china = pd.DatetimeIndex(
         ["2030-01-01 20:59", "2030-01-01 21:00", "2030-01-02 07:59", "2030-01-02 08:00"]
     ).tz_localize("Asia/Shanghai")
-    rows = plan_rows(["【品牌】a", "【品牌】b", "【品牌】c", "【品牌】d"], scheduled=china)
+    rows = plan_rows(
+        ["【品牌】a", "【品牌】b", "【品牌】c", "【品牌】d", "【品牌】e"],
+        scheduled=[*china, pd.NaT],  # no time: not counted
+    )
     found = by_rule(rows, send_at=pd.Timestamp("2030-01-01 23:00", tz="Asia/Shanghai"))
     quiet = found["quiet_hours"]  # the column wins over send_at
     assert (quiet.rows, quiet.example) == (2, "【品牌】b")
@@ -311,6 +314,18 @@ def test_the_demo_message_is_signed_and_can_be_refused():
     found = by_rule(demo_plan(MESSAGE).rows)
     assert "no_signature" not in found
     assert "no_opt_out" not in found
+
+
+@pytest.mark.parametrize(("at", "quiet"), [("2030-01-01 22:30", True), ("2030-01-01 09:30", False)])
+def test_a_scheduled_plan_is_read_by_its_schedule_column(at, quiet):
+    frame = pd.read_csv(CONTACTS, dtype={"phone": str}, keep_default_na=False)
+    plan = frame.sms.plan(message=MESSAGE, at=pd.Timestamp(at, tz="Asia/Shanghai"))
+    assert "sms_scheduled_for" in plan.rows.columns
+    pending = int((plan.rows["sms_status"] == "pending").sum())
+    found = by_rule(plan.rows, send_at=pd.Timestamp("2030-01-01 12:00", tz="UTC"))  # 20:00
+    assert ("quiet_hours" in found) is quiet
+    if quiet:
+        assert found["quiet_hours"].rows == pending > 0
 
 
 def test_a_long_unsigned_promotion_on_the_demo_data():
