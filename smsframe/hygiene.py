@@ -222,10 +222,9 @@ def apply(plan: Plan, journal: Journal, campaign: str | None = None) -> Plan:
     rows = _reopened(plan.rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
     rows = _suppress(rows, pending, journal.suppressions())
-    pending = (rows["sms_status"] == "pending").to_numpy()
-    for cap in plan.options.cap:
-        rows = _cap(rows, pending, cap, journal, campaign)
+    if plan.options.cap:
         pending = (rows["sms_status"] == "pending").to_numpy()
+        rows = _cap(rows, pending, plan.options.cap, journal, campaign)
     return replace(plan, rows=rows) if rows is not plan.rows else plan
 
 
@@ -266,73 +265,128 @@ def _suppress(rows: pd.DataFrame, pending: np.ndarray, listed: pd.DataFrame) -> 
 
 
 def _cap(
-    rows: pd.DataFrame, pending: np.ndarray, cap: Cap, journal: Journal, campaign: str | None
+    rows: pd.DataFrame,
+    pending: np.ndarray,
+    caps: tuple[Cap, ...],
+    journal: Journal,
+    campaign: str | None,
 ) -> pd.DataFrame:
-    """Reject the pending rows whose number has ``cap.messages`` or more messages in the
-    journal within ``cap.window`` of the row's own time (now, or its schedule time)."""
-    if not pending.any():
-        return rows
+    """Reject the pending rows whose number has a cap's ``messages`` or more messages in
+    the journal within its ``window`` of the row's own time (now, or its schedule time).
+    All in integers: number keys and nanoseconds, no object per row."""
     positions = np.flatnonzero(pending)
+    if not len(positions):
+        return rows
     if "sms_scheduled_for" in rows.columns:
-        times = pd.DatetimeIndex(rows["sms_scheduled_for"].to_numpy()[positions]).tz_convert("UTC")
+        stamps = rows["sms_scheduled_for"].to_numpy()[positions]
+        times = pd.DatetimeIndex(stamps).tz_convert("UTC").as_unit("ns").asi8
     else:
-        times = pd.DatetimeIndex([pd.Timestamp.now(tz="UTC")] * len(positions))
+        times = np.full(len(positions), pd.Timestamp.now(tz="UTC").value, dtype=np.int64)
     keys = number_keys(rows["sms_phone"].to_numpy()[positions])
-    history = _history(journal, times.min() - cap.window, times.max() + cap.window, campaign)
-    history = history[history["key"].isin(keys)]
-    if history.empty:
+    widest = max(cap.window for cap in caps)
+    first, last = pd.Timestamp(times.min(), tz="UTC"), pd.Timestamp(times.max(), tz="UTC")
+    history = _History.read(journal, first - widest, last + widest, campaign, keys)
+    capped = np.full(len(positions), -1)  # per pending row, the first cap it exceeds
+    counts = np.zeros(len(positions), dtype=np.int64)
+    for i, cap in enumerate(caps):
+        count = history.counts(keys, times, cap.window.value)
+        over = (count >= cap.messages) & (capped < 0)
+        capped[over], counts[over] = i, count[over]
+    hit_rows = np.flatnonzero(capped >= 0)
+    if not len(hit_rows):
         return rows
-    # Each row against its number's messages: the few a number has, not every pair.
-    mine = pd.DataFrame({"row": np.arange(len(positions)), "key": keys, "t": times})
-    pairs = mine.merge(history, on="key")
-    near = pairs[(pairs["at"] - pairs["t"]).abs() < cap.window]
-    counts = near.groupby("row").size()  # by row, in order
-    over = counts[counts >= cap.messages]
-    if over.empty:
-        return rows
-    latest = near.sort_values("at").drop_duplicates("row", keep="last").set_index("row")
-    latest = latest.loc[over.index]
-    when = latest["at"].dt.tz_convert(CHINA).dt.strftime("%Y-%m-%d %H:%M").to_numpy(dtype=object)
-    detail = (
-        over.astype(str).to_numpy(dtype=object)
-        + np.where(over.to_numpy() == 1, " message", " messages")
-        + f" within {_span(cap.window)} of this one (cap: {cap}); the latest "
-        + when
-        + " China time, campaign "
-        + latest["campaign"].map(repr).to_numpy(dtype=object)
+    when, who = history.latest(keys[hit_rows], times[hit_rows], capped[hit_rows], caps)
+    detail = np.array(
+        [
+            f"{n} message{'s' if n != 1 else ''} within {_span(caps[c].window)} of this one "
+            f"(cap: {caps[c]}); the latest {w} China time, campaign {m!r}"
+            for n, c, w, m in zip(counts[hit_rows], capped[hit_rows], when, who, strict=True)
+        ],
+        dtype=object,
     )
     hit = np.zeros(len(rows), dtype=bool)
-    hit[positions[over.index.to_numpy()]] = True
+    hit[positions[hit_rows]] = True
     return reject(rows, hit, "capped", detail)
 
 
-def _history(
-    journal: Journal, start: pd.Timestamp, end: pd.Timestamp, campaign: str | None
-) -> pd.DataFrame:
-    """Every message in the journal between ``start`` and ``end``, one row per number:
-    key (:func:`number_keys`), at (UTC), campaign. A number a call's FailPhone listed
-    got no message."""
-    calls = journal.messages_between(start.to_pydatetime(), end.to_pydatetime(), campaign)
-    if calls.empty:
-        return pd.DataFrame({"key": np.array([], np.int64), "at": [], "campaign": []})
-    lists = pc.split_pattern(pa.array(calls["numbers"], pa.string()), ";")
-    call = pc.list_parent_indices(lists).to_numpy()
-    keys = number_keys(pc.list_flatten(lists))
-    failed = calls["fail_phone"].fillna("").to_numpy(dtype=object) != ""
-    if failed.any():  # rare: the numbers an accepted call's FailPhone listed
-        fail = pc.split_pattern(pa.array(calls["fail_phone"].where(failed), pa.string()), ";")
-        listed = pd.MultiIndex.from_arrays(
-            [pc.list_parent_indices(fail).to_numpy(), number_keys(pc.list_flatten(fail))]
-        )
-        keep = ~pd.MultiIndex.from_arrays([call, keys]).isin(listed)
-        call, keys = call[keep], keys[keep]
-    return pd.DataFrame(
-        {
-            "key": keys,
-            "at": calls["at"].to_numpy()[call],
-            "campaign": calls["campaign"].to_numpy(dtype=object)[call],
-        }
-    )
+@dataclass(frozen=True)
+class _History:
+    """The journal's messages to some numbers, one per (message, number), sorted by
+    number key then time: ``key``, ``at`` (ns since the epoch, UTC), ``call`` (index
+    into ``campaigns``, the campaign of each call read)."""
+
+    key: np.ndarray
+    at: np.ndarray
+    call: np.ndarray
+    campaigns: np.ndarray
+
+    @classmethod
+    def read(
+        cls,
+        journal: Journal,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+        campaign: str | None,
+        keys: np.ndarray,
+    ) -> _History:
+        """The messages between ``start`` and ``end`` (not ``campaign``'s) to ``keys``.
+        A number its call's FailPhone listed got no message."""
+        calls = journal.messages_between(start.to_pydatetime(), end.to_pydatetime(), campaign)
+        lists = pc.split_pattern(pa.array(calls["numbers"], pa.string()), ";")
+        call = pc.list_parent_indices(lists).to_numpy()
+        key = number_keys(pc.list_flatten(lists))
+        mine = pd.Index(np.unique(keys)).get_indexer(key) >= 0  # only the plan's numbers
+        call, key = call[mine], key[mine]
+        failed = np.flatnonzero(calls["fail_phone"].fillna("").to_numpy(dtype=object) != "")
+        if len(failed) and len(key):  # rare: take out the numbers FailPhone listed
+            fail = pc.split_pattern(pa.array(calls["fail_phone"].iloc[failed], pa.string()), ";")
+            listed = pd.MultiIndex.from_arrays(
+                [
+                    failed[pc.list_parent_indices(fail).to_numpy()],
+                    number_keys(pc.list_flatten(fail)),
+                ]
+            )
+            suspect = np.isin(call, failed)
+            drop = np.zeros(len(key), dtype=bool)
+            drop[suspect] = pd.MultiIndex.from_arrays([call[suspect], key[suspect]]).isin(listed)
+            call, key = call[~drop], key[~drop]
+        at = pd.DatetimeIndex(calls["at"]).as_unit("ns").asi8[call]
+        order = np.lexsort((at, key))
+        return cls(key[order], at[order], call[order], calls["campaign"].to_numpy(dtype=object))
+
+    def counts(self, keys: np.ndarray, times: np.ndarray, window: int) -> np.ndarray:
+        """Per number of ``keys``, its messages less than ``window`` ns from its time."""
+        lo = np.searchsorted(self.key, keys, "left")
+        hi = np.searchsorted(self.key, keys, "right")
+        if len(np.unique(times)) == 1 or not len(self.key):  # one time (a send): counts
+            near = np.abs(self.at - times[0]) < window
+            before = np.concatenate([[0], np.cumsum(near)])
+            return before[hi] - before[lo]
+        row, message = self._pairs(lo, hi)  # a schedule with times per row
+        near = np.abs(self.at[message] - times[row]) < window
+        return np.bincount(row[near], minlength=len(keys))
+
+    def latest(
+        self, keys: np.ndarray, times: np.ndarray, which: np.ndarray, caps: tuple[Cap, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each row, when (China time, text) its latest counted message went, whose."""
+        lo = np.searchsorted(self.key, keys, "left")
+        hi = np.searchsorted(self.key, keys, "right")
+        row, message = self._pairs(lo, hi)
+        windows = np.array([cap.window.value for cap in caps])[which]
+        near = np.abs(self.at[message] - times[row]) < windows[row]
+        last = np.full(len(keys), -1)
+        np.maximum.at(last, row[near], message[near])  # sorted by time within a number
+        when = pd.DatetimeIndex(self.at[last], tz="UTC").tz_convert(CHINA)
+        return np.asarray(when.strftime("%Y-%m-%d %H:%M")), self.campaigns[self.call[last]]
+
+    @staticmethod
+    def _pairs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each row with each of its number's messages (``lo`` to ``hi``): row, message."""
+        spans = hi - lo
+        row = np.repeat(np.arange(len(lo)), spans)
+        message = np.arange(spans.sum()) - np.repeat(np.cumsum(spans) - spans, spans)
+        return row, message + np.repeat(lo, spans)
 
 
 def reject(rows: pd.DataFrame, hit: np.ndarray, reason: str, detail: np.ndarray) -> pd.DataFrame:
