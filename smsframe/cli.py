@@ -53,7 +53,7 @@ examples:
   smsframe demo --journal demo.sqlite           run the demo and keep its journal
   smsframe campaigns                            list the campaigns of your journal
   smsframe audit --campaign demo --journal demo.sqlite --html audit.html
-  smsframe suppress add 13800138000 --reason opt_out   never message this number
+  smsframe suppress add 13800138000             never message this number again
   smsframe simulator serve --db sim.sqlite --account 101:demo:secret:1000
 
 The journal records every call made to the provider. --journal takes a file path
@@ -367,7 +367,7 @@ def _add_suppress(commands: argparse._SubParsersAction, journal_to_read: str) ->
 
     actions = commands.add_parser(
         "suppress",
-        help="add numbers to a journal's suppression list, remove them, list them",
+        help="numbers no campaign may message: add, remove, list",
         description=_wrapped(SUPPRESSION_LIST),
         epilog=(
             "example:\n  smsframe suppress add 13800138000 '+86 139 0013 8000' "
