@@ -296,14 +296,19 @@ def _cap(
     if not len(hit_rows):
         return rows
     when, who = history.latest(keys[hit_rows], times[hit_rows], capped[hit_rows], caps)
-    detail = np.array(
+    # The words of each (count, cap) once: capped rows share a few.
+    said, words = pd.factorize(counts[hit_rows] * len(caps) + capped[hit_rows])
+    heads = np.array(
         [
             f"{n} message{'s' if n != 1 else ''} within {_span(caps[c].window)} of this one "
-            f"(cap: {caps[c]}); the latest {w} China time, campaign {m!r}"
-            for n, c, w, m in zip(counts[hit_rows], capped[hit_rows], when, who, strict=True)
+            f"(cap: {caps[c]}); the latest "
+            for n, c in zip(words // len(caps), words % len(caps), strict=True)
         ],
         dtype=object,
     )
+    campaigns, names = pd.factorize(who)
+    quoted = np.array([f" China time, campaign {name!r}" for name in names], dtype=object)
+    detail = heads[said] + when.astype(object) + quoted[campaigns]
     hit = np.zeros(len(rows), dtype=bool)
     hit[positions[hit_rows]] = True
     return reject(rows, hit, "capped", detail)
@@ -335,7 +340,7 @@ class _History:
         lists = pc.split_pattern(pa.array(calls["numbers"], pa.string()), ";")
         call = pc.list_parent_indices(lists).to_numpy()
         key = number_keys(pc.list_flatten(lists))
-        mine = pd.Index(np.unique(keys)).get_indexer(key) >= 0  # only the plan's numbers
+        mine = pd.Series(key).isin(keys).to_numpy()  # only the plan's numbers
         call, key = call[mine], key[mine]
         failed = np.flatnonzero(calls["fail_phone"].fillna("").to_numpy(dtype=object) != "")
         if len(failed) and len(key):  # rare: take out the numbers FailPhone listed
@@ -358,7 +363,7 @@ class _History:
         """Per number of ``keys``, its messages less than ``window`` ns from its time."""
         lo = np.searchsorted(self.key, keys, "left")
         hi = np.searchsorted(self.key, keys, "right")
-        if len(np.unique(times)) == 1 or not len(self.key):  # one time (a send): counts
+        if times.min() == times.max() or not len(self.key):  # one time (a send): counts
             near = np.abs(self.at - times[0]) < window
             before = np.concatenate([[0], np.cumsum(near)])
             return before[hi] - before[lo]

@@ -87,6 +87,10 @@ def test_every_command_is_seen():
         ("simulator",),
         ("simulator", "serve"),
         ("simulator", "deliveries"),
+        ("suppress",),
+        ("suppress", "add"),
+        ("suppress", "remove"),
+        ("suppress", "list"),
     }
 
 
