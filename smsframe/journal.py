@@ -172,17 +172,20 @@ unsent_table = sa.Table(
 )
 
 # The suppression list, as events never deleted: a number (E.164) is suppressed while
-# its latest event is an "add". Shared by everyone on the journal.
+# its latest event is an "add". Shared by everyone on the journal. A number's events are
+# numbered (seq 1, 2...): two processes changing it at once cannot both record a change.
 suppressions_table = sa.Table(
     "suppressions",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("phone", sa.String(20), nullable=False, index=True),
+    sa.Column("phone", sa.String(20), nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("action", sa.String(6), nullable=False),  # add, remove
     sa.Column("reason", sa.String(20)),  # opt_out, complaint, blocked, manual
     sa.Column("note", sa.Text),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recorded_by", sa.String(300)),
+    sa.UniqueConstraint("phone", "seq", name="one_change_at_a_time"),
 )
 SUPPRESSION_ACTIONS = ("add", "remove")
 
@@ -1095,21 +1098,62 @@ class Journal:
         action: str,
         reason: str | None = None,
         note: str | None = None,
-    ) -> None:
-        """Record, in one transaction, that ``phones`` (E.164) are added to the
-        suppression list (``action="add"``, with a ``reason``) or removed from it."""
+    ) -> list[str]:
+        """Add ``phones`` (E.164) to the suppression list (``action="add"``, with a
+        ``reason``) or remove them, in one transaction; returns those it changed (adding
+        a number already suppressed, or removing one that is not, records nothing).
+
+        Enforced where it commits: each change of a number takes the next of its event
+        numbers, which the database holds unique, so of two processes changing a number
+        at once one records it and the other, trying again, finds it done.
+        """
         if action not in SUPPRESSION_ACTIONS:
             raise ValueError(f"action must be one of {SUPPRESSION_ACTIONS}, got {action!r}")
-        common = {
-            "action": action,
-            "reason": reason,
-            "note": note,
-            "recorded_at": now(),
-            "recorded_by": _who(),
-        }
-        if phones:
-            with self.engine.begin() as db:
-                db.execute(suppressions_table.insert(), [{"phone": p, **common} for p in phones])
+        wanted = list(dict.fromkeys(phones))
+        common = {"action": action, "reason": reason, "note": note, "recorded_by": _who()}
+        for attempt in range(10):
+            try:
+                with self.engine.begin() as db:
+                    latest = self._latest_suppressions(db, wanted)
+                    changed = [
+                        p
+                        for p in wanted
+                        if (latest.get(p, (0, "remove"))[1] == "add") != (action == "add")
+                    ]
+                    if changed:
+                        at = now()
+                        db.execute(
+                            suppressions_table.insert(),
+                            [
+                                {
+                                    "phone": p,
+                                    "seq": latest.get(p, (0, ""))[0] + 1,
+                                    "recorded_at": at,
+                                    **common,
+                                }
+                                for p in changed
+                            ],
+                        )
+                return changed
+            except sa.exc.IntegrityError:  # another process changed one meanwhile: again
+                if attempt == 9:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _latest_suppressions(db: sa.Connection, phones: list[str]) -> dict[str, tuple[int, str]]:
+        """Each of ``phones``' latest event: its number and action."""
+        t = suppressions_table.c
+        latest: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(phones), 500):
+            rows = db.execute(
+                sa.select(t.phone, t.seq, t.action)
+                .where(t.phone.in_(phones[start : start + 500]))
+                .order_by(t.seq)
+            )
+            latest.update((phone, (seq, action)) for phone, seq, action in rows)
+        return latest
 
     @_translated
     def suppressions(self, history: bool = False) -> pd.DataFrame:

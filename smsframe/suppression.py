@@ -128,16 +128,17 @@ def opened(journal: Journal | str | Path | None) -> Iterator[Journal]:
 def readable(journal: Journal | str | Path | None) -> Iterator[Journal | None]:
     """``journal`` open to read for the block, or None when there is none yet (the
     user's first plan: nothing was sent, nothing suppressed; no file is made)."""
-    from smsframe.journal import Journal, existing
+    from smsframe.journal import Journal, address, as_url, default_url, existing
 
     if isinstance(journal, Journal):
         yield journal
         return
-    try:
-        own = existing(None if journal is None else str(journal))
-    except FileNotFoundError:
+    url = as_url(journal) if journal is not None else default_url()
+    file = address(url).file
+    if file is not None and not file.exists():
         yield None
         return
+    own = existing(url) if file is not None else Journal(url)  # a server's: tables made
     try:
         yield own
     finally:
@@ -157,14 +158,12 @@ def _change(
     found = phones.normalize(given, region, dedupe=False)
     e164 = found["sms_e164"].astype(object)
     readable = e164.notna().to_numpy()
+    first = readable & ~e164.duplicated().to_numpy()
     with opened(journal) as open_journal:
-        active = set(open_journal.suppressions()["phone"])
-        listed = e164.isin(active).to_numpy()
-        change = readable & (listed if action == "remove" else ~listed)
-        first = ~e164.duplicated().to_numpy()
-        open_journal.record_suppressions(
-            list(e164[change & first]), action, reason=reason, note=note
+        changed = open_journal.record_suppressions(
+            list(e164[first]), action, reason=reason, note=note
         )
+    change = readable & e164.isin(changed).to_numpy()  # every row of a number it changed
     done, unchanged = (
         ("suppressed", "already_suppressed") if action == "add" else ("removed", "not_suppressed")
     )

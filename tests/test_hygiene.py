@@ -317,3 +317,43 @@ def test_a_team_default_from_the_environment_and_off_by_choice(
 
 def test_quiet_hours_off_by_default_at_any_time(sim, sms_client, journal):
     assert (send(contacts(2), sms_client, journal, "any")["sms_status"] == "sent").all()
+
+
+def suppress_at_once(url: str, threads: int = 4, numbers: int = 300) -> list[pd.DataFrame]:
+    """``threads`` journals on ``url`` suppressing the same numbers at the same moment."""
+    import threading
+
+    from smsframe.journal import Journal
+
+    barrier = threading.Barrier(threads)
+    results: list[pd.DataFrame] = []
+    phones = [f"1370000{i:04d}" for i in range(numbers)]
+
+    def one() -> None:
+        journal = Journal(url)
+        try:
+            barrier.wait()
+            results.append(suppress(phones, journal=journal))
+        finally:
+            journal.close()
+
+    workers = [threading.Thread(target=one) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return results
+
+
+def check_each_change_recorded_once(url: str, results: list[pd.DataFrame]) -> None:
+    assert len(results) == 4
+    added = sum(int((r["status"] == "suppressed").sum()) for r in results)
+    assert added == 300  # each number added by exactly one of them, the others saw it
+    history = suppressions(url, history=True)
+    assert len(history) == 300 and history["phone"].is_unique
+
+
+def test_journals_suppressing_the_same_numbers_at_once_record_each_once(tmp_path):
+    url = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    suppressions(url)  # made before the race: the race is the suppression's, not the tables'
+    check_each_change_recorded_once(url, suppress_at_once(url))
