@@ -21,11 +21,14 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, fields
+from datetime import time
 
 import numpy as np
 import pandas as pd
 
+from smsframe.codes import CHINA
 from smsframe.errors import InvalidType
+from smsframe.hygiene import QuietHours
 from smsframe.message import PART_LENGTH, SMS_LENGTH, _parts
 
 __all__ = ["MARKETING", "OPT_OUT", "RULES", "Finding", "lint", "lint_frame"]
@@ -43,7 +46,8 @@ RULES: dict[str, str] = {
     "trim_saves_parts": "a few characters fewer and the message needs one part less",
 }
 
-CHINA = "Asia/Shanghai"
+#: When marketing texts are not expected, whatever quiet_hours= says: a warning only.
+EVENING_AND_NIGHT = QuietHours(time(21), time(8))
 #: Words that make a text marketing (满…减 is 满<number>减).
 MARKETING = re.compile(
     r"优惠|促销|折|满[0-9０-９]+减|抢|会员|领券|券|特价|活动|秒杀|红包|包邮|上新|清仓|限时"
@@ -224,8 +228,7 @@ def _quiet_rows(rows: pd.DataFrame, pending: np.ndarray, send_at: object) -> np.
     else:  # every row at once
         times = pd.DatetimeIndex([pd.Timestamp.now(CHINA) if send_at is None else send_at])
     times = times.tz_convert(CHINA) if times.tz else times.tz_localize(CHINA)  # 1M: 20 ms
-    hour = np.asarray(times.hour, dtype=float)  # NaT: NaN, not quiet
-    quiet = (hour >= 21) | (hour < 8)
+    quiet = EVENING_AND_NIGHT.contains(pd.Series(times))  # NaT: not quiet
     return np.flatnonzero(quiet if per_row else np.repeat(quiet, pending.sum()))
 
 
