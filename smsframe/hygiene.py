@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -81,7 +81,7 @@ def caps(value: object) -> tuple[Cap, ...]:
         try:
             window = pd.Timedelta(pair[1])
         except (ValueError, TypeError):
-            window = pd.NaT
+            window = pd.Timedelta(0)
         if pd.isna(window) or window <= pd.Timedelta(0):
             raise InvalidValue(
                 f'the window of cap={pair!r} must be a positive span, e.g. "7D", "24h", '
@@ -92,7 +92,7 @@ def caps(value: object) -> tuple[Cap, ...]:
 
 
 def _count(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1
+    return bool(isinstance(value, int | np.integer) and not isinstance(value, bool) and value >= 1)
 
 
 @dataclass(frozen=True)
@@ -138,9 +138,9 @@ def quiet_hours(value: object) -> QuietHours | None:
         value = os.environ.get(QUIET_HOURS_ENV) or False
     if value is False or value in ("", "off"):
         return None
-    pair = value.split("-") if isinstance(value, str) else value
     try:
-        start, end = (_clock(t) for t in pair)  # type: ignore[union-attr]
+        pair = value.split("-") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        start, end = (_clock(t) for t in pair)
     except (TypeError, ValueError):
         raise InvalidValue(
             f'quiet_hours must be two clock times such as ("21:00", "08:00") or '
@@ -164,10 +164,15 @@ def _minutes(clock: time) -> int:
 
 
 # --------------------------------------------------------------------------- rules
+def _quiet_of(plan: Plan) -> QuietHours | None:
+    quiet = plan.options.quiet_hours
+    return quiet if isinstance(quiet, QuietHours) else None
+
+
 def refuse_if_quiet(plan: Plan, now: pd.Timestamp | None = None) -> None:
     """Raise :class:`QuietHoursError` if ``plan`` sends now, inside its quiet hours."""
-    quiet = plan.options.quiet_hours
-    if not quiet or plan.kind != "send":
+    quiet = _quiet_of(plan)
+    if quiet is None or plan.kind != "send":
         return
     now = now or pd.Timestamp.now(tz=CHINA)
     if not quiet.contains(pd.Series([now]))[0]:
@@ -184,9 +189,9 @@ def refuse_if_quiet(plan: Plan, now: pd.Timestamp | None = None) -> None:
 
 def scheduled_when_quiet(plan: Plan, now: pd.Timestamp | None = None) -> Plan:
     """``plan`` made a schedule for the end of its quiet hours, if it sends inside them."""
-    quiet = plan.options.quiet_hours
+    quiet = _quiet_of(plan)
     now = now or pd.Timestamp.now(tz=CHINA)
-    if not quiet or plan.kind != "send" or not quiet.contains(pd.Series([now]))[0]:
+    if quiet is None or plan.kind != "send" or not quiet.contains(pd.Series([now]))[0]:
         return plan
     if "sms_ext" in plan.rows.columns:
         raise InvalidValue(
@@ -195,13 +200,14 @@ def scheduled_when_quiet(plan: Plan, now: pd.Timestamp | None = None) -> Plan:
         )
     pending = (plan.rows["sms_status"] == "pending").to_numpy()
     at = pd.Series(pd.NaT, index=plan.rows.index, dtype=pd.DatetimeTZDtype("us", CHINA))
-    at[pending] = quiet.next_allowed(now)
+    at = at.mask(pending, quiet.next_allowed(now))
     return replace(plan, rows=plan.rows.assign(sms_scheduled_for=at))
 
 
-def reject_quiet_times(rows: pd.DataFrame, quiet: QuietHours | bool) -> pd.DataFrame:
-    """Reject the pending rows whose schedule time falls in the quiet hours."""
-    if not quiet or "sms_scheduled_for" not in rows.columns:
+def reject_quiet_times(rows: pd.DataFrame, quiet: object) -> pd.DataFrame:
+    """Reject the pending rows whose schedule time falls in ``quiet`` (a
+    :class:`QuietHours`; anything else, e.g. False, is none)."""
+    if not isinstance(quiet, QuietHours) or "sms_scheduled_for" not in rows.columns:
         return rows
     times = rows["sms_scheduled_for"]
     inside = quiet.contains(times) & (rows["sms_status"] == "pending").to_numpy()
@@ -222,9 +228,10 @@ def apply(plan: Plan, journal: Journal, campaign: str | None = None) -> Plan:
     rows = _reopened(plan.rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
     rows = _suppress(rows, pending, journal.suppressions())
-    if plan.options.cap:
+    limits = cast(tuple[Cap, ...], plan.options.cap)  # PlanOptions made them Caps
+    if limits:
         pending = (rows["sms_status"] == "pending").to_numpy()
-        rows = _cap(rows, pending, plan.options.cap, journal, campaign)
+        rows = _cap(rows, pending, limits, journal, campaign)
     return replace(plan, rows=rows) if rows is not plan.rows else plan
 
 
@@ -267,7 +274,7 @@ def _suppress(rows: pd.DataFrame, pending: np.ndarray, listed: pd.DataFrame) -> 
 def _cap(
     rows: pd.DataFrame,
     pending: np.ndarray,
-    caps: tuple[Cap, ...],
+    limits: tuple[Cap, ...],
     journal: Journal,
     campaign: str | None,
 ) -> pd.DataFrame:
@@ -283,26 +290,26 @@ def _cap(
     else:
         times = np.full(len(positions), pd.Timestamp.now(tz="UTC").value, dtype=np.int64)
     keys = number_keys(rows["sms_phone"].to_numpy()[positions])
-    widest = max(cap.window for cap in caps)
+    widest = max(cap.window for cap in limits)
     first, last = pd.Timestamp(times.min(), tz="UTC"), pd.Timestamp(times.max(), tz="UTC")
     history = _History.read(journal, first - widest, last + widest, campaign, keys)
     capped = np.full(len(positions), -1)  # per pending row, the first cap it exceeds
     counts = np.zeros(len(positions), dtype=np.int64)
-    for i, cap in enumerate(caps):
+    for i, cap in enumerate(limits):
         count = history.counts(keys, times, cap.window.value)
         over = (count >= cap.messages) & (capped < 0)
         capped[over], counts[over] = i, count[over]
     hit_rows = np.flatnonzero(capped >= 0)
     if not len(hit_rows):
         return rows
-    when, who = history.latest(keys[hit_rows], times[hit_rows], capped[hit_rows], caps)
+    when, who = history.latest(keys[hit_rows], times[hit_rows], capped[hit_rows], limits)
     # The words of each (count, cap) once: capped rows share a few.
-    said, words = pd.factorize(counts[hit_rows] * len(caps) + capped[hit_rows])
+    said, words = pd.factorize(counts[hit_rows] * len(limits) + capped[hit_rows])
     heads = np.array(
         [
-            f"{n} message{'s' if n != 1 else ''} within {_span(caps[c].window)} of this one "
-            f"(cap: {caps[c]}); the latest "
-            for n, c in zip(words // len(caps), words % len(caps), strict=True)
+            f"{n} message{'s' if n != 1 else ''} within {_span(limits[c].window)} of this one "
+            f"(cap: {limits[c]}); the latest "
+            for n, c in zip(words // len(limits), words % len(limits), strict=True)
         ],
         dtype=object,
     )

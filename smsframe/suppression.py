@@ -174,7 +174,7 @@ def _change(
             "phone": given.to_numpy(dtype=object),
             "sms_e164": found["sms_e164"].to_numpy(),
             "status": status,
-            "reason": np.where(readable, reason, unread) if action == "add" else unread,
+            "reason": unread.mask(readable, reason) if action == "add" else unread,
         },
         index=given.index,
     )
