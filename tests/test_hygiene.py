@@ -147,6 +147,9 @@ def test_a_cap_counts_messages_across_campaigns(sim, sms_client, journal):
     assert out.loc[capped, "sms_detail"].str.contains("campaign 'a'").all()
     assert out.loc[capped, "sms_detail"].str.startswith("1 message within 7 days").all()
     assert delivered(sim).max() == 1
+    for audit in (out.sms.audit(), smsframe.audit(journal, "b")):
+        assert audit.reasons.set_index("reason")["count"]["capped"] == 5
+        assert "5 capped" in str(audit)
     # Two messages allowed: none capped.
     assert (send(second, sms_client, journal, "c", cap=(2, "7D"))["sms_status"] == "sent").all()
     assert delivered(sim).max() == 2
@@ -158,6 +161,7 @@ def test_a_plan_shows_what_the_cap_removes(sim, sms_client, journal):
     assert plan.rejected()["capped"] == 4
     assert plan.summary()["recipients"] == 6
     assert "rejected capped: 4" in repr(plan)
+    assert "<th>capped</th><td>4</td>" in plan._repr_html_()
 
 
 def test_a_rerun_never_counts_its_own_sends(sim, sms_client, journal):
