@@ -361,3 +361,29 @@ def test_journals_suppressing_the_same_numbers_at_once_record_each_once(tmp_path
     url = f"sqlite:///{tmp_path / 'team.sqlite'}"
     suppressions(url)  # made before the race: the race is the suppression's, not the tables'
     check_each_change_recorded_once(url, suppress_at_once(url))
+
+
+def test_a_rerun_does_not_send_to_numbers_suppressed_since_its_first_run(sim, sms_client, journal):
+    df = contacts(20)
+    first = send(df[:10], sms_client, journal, "spring")  # stopped halfway, say
+    assert (first["sms_status"] == "sent").all()
+    suppress(df["phone"][5:15], reason="complaint", journal=journal)  # rows 5-9 were sent
+    again = send(df, sms_client, journal, "spring")
+    status = again["sms_status"].astype(str).tolist()
+    assert status[:10] == ["sent"] * 10  # what the journal recorded wins
+    assert status[10:15] == ["rejected"] * 5
+    assert (again["sms_reason"][10:15] == "suppressed").all()
+    assert status[15:] == ["sent"] * 5
+    assert delivered(sim).max() == 1 and len(sim.deliveries()) == 15
+    assert smsframe.audit(journal, "spring").reasons.set_index("reason")["count"]["suppressed"] == 5
+
+
+def test_a_rerun_with_a_cap_added_resends_nothing_and_shows_what_was_sent(sim, sms_client, journal):
+    df = contacts(6)
+    send(df, sms_client, journal, "other")
+    first = send(df[:3], sms_client, journal, "mine")
+    again = send(df, sms_client, journal, "mine", cap=(1, "7D"))  # the cap came later
+    assert again["sms_status"].astype(str).tolist()[:3] == ["sent"] * 3
+    pd.testing.assert_series_equal(again["sms_batch_id"][:3], first["sms_batch_id"])
+    assert (again["sms_reason"][3:] == "capped").all()  # "other" reached them already
+    assert delivered(sim).max() == 2 and len(sim.deliveries()) == 9
