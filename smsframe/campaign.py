@@ -204,7 +204,7 @@ def _run(
             if len(calls):  # the closing balance's round trip overlaps reading the outcomes
                 after = _in_background(lambda: _balance_after(client))
                 recipients = journal.recipients(campaign)
-            result = _result(plan, recipients, to_send, run.stop_token, run.stop_reason, keys)
+            result = _result(plan, recipients, to_send, run, keys)
             if len(calls):
                 journal.finish_campaign(campaign, after.result())
             journal.record_unsent(campaign, _unsent(result, plan.phone))
@@ -215,7 +215,7 @@ def _run(
     # The journal cannot be read (or is still being written): what this run knows.
     this_run = pd.DataFrame([run.records[i] for i in sorted(run.records)])
     recipients = recipients_of(pd.concat([recorded_calls, this_run], ignore_index=True))
-    result = _result(plan, recipients, to_send, run.stop_token, run.stop_reason, keys)
+    result = _result(plan, recipients, to_send, run, keys)
     return result, run, stopped
 
 
@@ -289,8 +289,7 @@ def _result(
     plan: Plan,
     recipients: Recipients | None,
     sent_now: np.ndarray,
-    stop_token: str,
-    stop_reason: str,
+    run: Run,
     keys: np.ndarray | None = None,
 ) -> pd.DataFrame:
     rows = plan.rows
@@ -306,10 +305,16 @@ def _result(
     if recipients is not None and len(positions):
         other_content = binding.content_differs(plan, recipients, where, positions)
         writer.write(positions, recipients, where[positions], other_content)
-    missing = np.flatnonzero(pending & ~found & sent_now)
-    if len(missing):
-        reason = stop_token or "campaign_stopped"
-        writer.set(
-            missing, status="skipped", reason=reason, detail=stop_reason or REASON_TEXT[reason]
-        )
+    missing = pending & ~found & sent_now
+    if run.suppressed:  # the journal refused them: suppressed while the campaign ran
+        refused = missing & phones.isin(run.suppressed).to_numpy()
+        writer.set(np.flatnonzero(refused), status="rejected", reason="suppressed", detail=LATE)
+        missing &= ~refused
+    if missing.any():
+        reason = run.stop_token or "campaign_stopped"
+        detail = run.stop_reason or REASON_TEXT[reason]
+        writer.set(np.flatnonzero(missing), status="skipped", reason=reason, detail=detail)
     return writer.frame()
+
+
+LATE = "suppressed while the campaign was sending: its call went without this number"

@@ -10,7 +10,9 @@ enforced where an intent commits, in its own transaction, not by a check before 
 The intent commits only while its process still holds the campaign's lease (a
 paused process that lost it cannot commit, so cannot call), and the ``claims``
 table refuses a number that is already in another intent of the campaign, whatever
-the chunking. A call is made only with a committed intent's id in hand. Every
+the chunking. Nor does it commit while one of its numbers is on the suppression list
+(:mod:`smsframe.suppression`, kept here too): a number suppressed while a campaign runs
+gets no later call. A call is made only with a committed intent's id in hand. Every
 database error comes out as a :class:`~smsframe.errors.JournalError`.
 
 Where it lives (:func:`default_url`): ``journal=`` (a SQLAlchemy URL or a file
@@ -243,6 +245,15 @@ class AlreadyClaimed(IntentRefused):
     """A number of the call is in another intent of its campaign already."""
 
 
+class Suppressed(IntentRefused):
+    """Numbers of the call are on the suppression list (``numbers``, as sent): make the
+    call without them."""
+
+    def __init__(self, numbers: Sequence[str]) -> None:
+        super().__init__(f"{len(numbers)} numbers of the call are suppressed")
+        self.numbers = frozenset(numbers)
+
+
 _INTENT_COLUMNS = [*Intent.__dataclass_fields__, "recipients", "intent_at"]
 _INSERT_CALL = calls_table.insert()
 _RECORD_OUTCOME = (
@@ -272,6 +283,27 @@ def _claims(count: int) -> sa.Insert:
     return claims_table.insert().values(
         [call | {"phone": sa.bindparam(f"p{i}")} for i in range(count)]
     )
+
+
+def _suppressed_among(count: int) -> sa.Select:
+    """The numbers among ``count`` (``p0``...) whose latest suppression event is an add."""
+    latest, newer = suppressions_table.alias("latest"), suppressions_table.alias("newer")
+    changed_since = (
+        sa.select(newer.c.id)
+        .where(newer.c.phone == latest.c.phone, newer.c.seq > latest.c.seq)
+        .exists()
+    )
+    return sa.select(latest.c.phone).where(
+        latest.c.phone.in_([sa.bindparam(f"p{i}") for i in range(count)]),
+        latest.c.action == sa.literal_column("'add'"),  # in the text: compiled once
+        ~changed_since,
+    )
+
+
+def e164(number: str) -> str:
+    """A number as sent (the provider's: mainland China, national) in E.164, as the
+    suppression list keeps it."""
+    return number if number.startswith("+") else f"+86{number}"
 
 
 _TAKE_OVER = (
@@ -395,6 +427,7 @@ class _CallWriter:
         self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
         self._fence = _Prepared(_FENCE, engine.dialect)
         self._claims: dict[int, _ClaimsInsert] = {}  # by count of numbers
+        self._suppressed: dict[int, _Prepared] = {}  # by count of numbers
         self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
@@ -481,6 +514,8 @@ class _CallWriter:
                     raise _Fenced(campaign)
             ids = []
             for record in batch:
+                if record.claims is not None:  # an intent: none of its numbers suppressed
+                    self._refuse_suppressed(cursor, record.claims)
                 cursor.execute(record.statement.sql, record.parameters)
                 if record.claims is not None:  # an intent: its id, then its numbers claimed
                     row = cursor.fetchone() if cursor.description else (cursor.lastrowid,)
@@ -518,8 +553,29 @@ class _CallWriter:
             if taken != len(claims.resent):
                 raise _Taken(claims.campaign)
 
+    def _refuse_suppressed(self, cursor, claims: _Claims) -> None:
+        """Raise :class:`Suppressed` if numbers of the intent are on the suppression list
+        now, in the intent's own transaction: a number suppressed while the campaign
+        runs gets no call that commits after."""
+        numbers = [*claims.new, *claims.resent]
+        found: list[str] = []
+        for start in range(0, len(numbers), _CLAIMS_AT_ONCE):
+            chunk = [e164(n) for n in numbers[start : start + _CLAIMS_AT_ONCE]]
+            if len(chunk) not in self._suppressed:
+                self._suppressed[len(chunk)] = _Prepared(
+                    _suppressed_among(len(chunk)), self.engine.dialect
+                )
+            query = self._suppressed[len(chunk)]
+            cursor.execute(query.sql, query.parameters({f"p{i}": n for i, n in enumerate(chunk)}))
+            found += [row[0] for row in cursor.fetchall()]
+        if found:
+            listed = set(found)
+            raise Suppressed([n for n in numbers if e164(n) in listed])
+
     def _refusal(self, error: BaseException, record: _Record) -> Exception:
         """What the worker of ``record`` is told of ``error``."""
+        if isinstance(error, Suppressed):
+            return error
         if isinstance(error, _Fenced):
             return LeaseLost(
                 f"campaign {error}: this process no longer holds its lease (paused past it, "
@@ -1009,8 +1065,9 @@ class Journal:
         The intent commits only while ``lease`` is still this process's, and only if
         none of its numbers is in another intent of the campaign, except those in
         ``resent`` (a deliberate resend: number -> id of its latest call, which it
-        takes the number over from). Otherwise it raises :class:`LeaseLost` or
-        :class:`AlreadyClaimed` (nothing committed: do not call), or
+        takes the number over from), and only if none of its numbers is suppressed now.
+        Otherwise it raises :class:`LeaseLost`, :class:`AlreadyClaimed` or
+        :class:`Suppressed` (nothing committed: do not call), or
         :class:`JournalError` when the database fails.
         """
         if lease.name != intent.campaign:

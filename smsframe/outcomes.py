@@ -308,6 +308,8 @@ class OutcomeWriter:
     def set(self, positions: np.ndarray, *, status: str, reason: str | None, detail: str) -> None:
         """The same outcome for every row at ``positions`` (no call made)."""
         self.status[positions] = STATUSES.index(status)
+        if reason is not None and reason not in self.reasons:
+            self.reasons.append(reason)
         self.reason[positions] = -1 if reason is None else self.reasons.index(reason)
         self.detail[positions] = detail
 

@@ -7,7 +7,9 @@ journal (:mod:`smsframe.campaign`). It also keeps what each of its calls did in
 memory (:attr:`Run.records`), so that a campaign whose journal stops answering
 still returns what was sent.
 
-A call is made only with a committed intent's id in hand. The run stops making
+A call is made only with a committed intent's id in hand; numbers the journal refuses
+as suppressed (since the campaign started) are taken out of their call, and reported
+(:attr:`Run.suppressed`). The run stops making
 calls (:meth:`Run.halt`) on the first of: an account-level refusal, the lease lost,
 the journal failing, the provider unreachable for :data:`OUTAGE_AFTER` calls in a
 row, or the user's interrupt; the calls in flight finish and are journaled.
@@ -34,7 +36,15 @@ from smsframe.errors import (
     ProviderUnavailable,
     SmsError,
 )
-from smsframe.journal import AlreadyClaimed, Intent, Journal, Lease, LeaseLost, Outcome
+from smsframe.journal import (
+    AlreadyClaimed,
+    Intent,
+    Journal,
+    Lease,
+    LeaseLost,
+    Outcome,
+    Suppressed,
+)
 from smsframe.keys import digest
 
 log = logging.getLogger("smsframe.runner")
@@ -89,6 +99,8 @@ class Run:
     error: SmsError | None = None  # what the campaign raises once stopped, if anything
     # This run's calls by id: the intent's values, then the outcome's (in memory).
     records: dict[int, dict] = field(default_factory=dict)
+    # Numbers the journal refused to call: suppressed while the campaign was running.
+    suppressed: set[str] = field(default_factory=set)
     _failures_in_a_row: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,20 +125,17 @@ class Run:
                 self._lease_lost()
             if self.stop.is_set():
                 return
-            prior = ",".join(sorted({str(i) for i in resent.values()}))
-            intent = Intent(
-                campaign=self.campaign,
-                call_key=digest(self.campaign, call.group_key, ";".join(numbers), prior),
-                group_key=call.group_key,
-                operation=call.operation,
-                message_hash=call.message_hash,
-                ext=call.ext,
-                scheduled_for=call.at,
-                timestamp=call.timestamp,
-                numbers=numbers,
-                parts=call.parts,
-            )
-            call_id = self._record_intent(intent, resent)
+            while True:  # each refusal takes out at least one number
+                intent = self._intent(call, numbers, resent)
+                try:
+                    call_id = self._record_intent(intent, resent)
+                    break
+                except Suppressed as refused:  # suppressed since the campaign started
+                    self.suppressed |= refused.numbers
+                    numbers = tuple(n for n in numbers if n not in refused.numbers)
+                    resent = {n: i for n, i in resent.items() if n not in refused.numbers}
+                    if not numbers:
+                        return
             if call_id is None:  # no committed intent: no call
                 return
             self.records[call_id] = vars(intent) | {
@@ -148,7 +157,24 @@ class Run:
             resent = dict.fromkeys(numbers, call_id)
             self.stop.wait(self.backoff_s * 2**attempt)
 
+    def _intent(self, call: Call, numbers: tuple[str, ...], resent: Mapping[str, int]) -> Intent:
+        prior = ",".join(sorted({str(i) for i in resent.values()}))
+        return Intent(
+            campaign=self.campaign,
+            call_key=digest(self.campaign, call.group_key, ";".join(numbers), prior),
+            group_key=call.group_key,
+            operation=call.operation,
+            message_hash=call.message_hash,
+            ext=call.ext,
+            scheduled_for=call.at,
+            timestamp=call.timestamp,
+            numbers=numbers,
+            parts=call.parts,
+        )
+
     def _record_intent(self, intent: Intent, resent: Mapping[str, int]) -> int | None:
+        """The committed intent's id, or None (no call); :class:`Suppressed` is raised:
+        the call may go without those numbers."""
         try:
             return self.journal.record_intent(intent, self.lease, resent)
         except LeaseLost:

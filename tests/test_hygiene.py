@@ -387,3 +387,68 @@ def test_a_rerun_with_a_cap_added_resends_nothing_and_shows_what_was_sent(sim, s
     pd.testing.assert_series_equal(again["sms_batch_id"][:3], first["sms_batch_id"])
     assert (again["sms_reason"][3:] == "capped").all()  # "other" reached them already
     assert delivered(sim).max() == 2 and len(sim.deliveries()) == 9
+
+
+# -- suppressed while a campaign is sending: enforced where each intent commits --------
+@pytest.mark.sim(latency_ms=150)
+def test_a_number_suppressed_while_the_campaign_sends_gets_no_call(sim, sms_client, tmp_path):
+    import threading
+
+    from smsframe.journal import Journal
+
+    url = f"sqlite:///{tmp_path / 'team.sqlite'}"
+    df = contacts(10)
+    done: dict[str, pd.DataFrame] = {}
+    sending = threading.Thread(
+        target=lambda: done.update(
+            out=df.sms.send(
+                sms_client,
+                message=MESSAGE,
+                campaign="slow",
+                journal=url,
+                progress=False,
+                chunk_size=1,
+                workers=1,
+            )
+        )
+    )
+    sending.start()
+    while sim.deliveries().empty:  # the campaign has started sending
+        assert sending.is_alive()
+    colleague = Journal(url)  # another journal on the same file, as another process has
+    suppress(df["phone"][7:], reason="complaint", note="called support", journal=colleague)
+    colleague.close()
+    sending.join(timeout=60)
+    out = done["out"]
+    assert set(sim.deliveries()["phone"]) == set(df["phone"][:7])
+    assert (out["sms_status"][:7] == "sent").all()
+    assert (out["sms_status"][7:] == "rejected").all()
+    assert (out["sms_reason"][7:] == "suppressed").all()
+    assert out["sms_detail"][7:].str.startswith("suppressed while the campaign was sending").all()
+    audit = smsframe.audit(url, "slow")
+    assert audit.reasons.set_index("reason")["count"]["suppressed"] == 3
+
+
+def test_an_intent_with_a_suppressed_number_commits_nothing(journal):
+    from smsframe.journal import Intent, Suppressed
+
+    suppress(["13700000002"], journal=journal)
+    intent = Intent(
+        campaign="c",
+        call_key="k",
+        group_key="g",
+        operation="SendMessage",
+        message_hash="h",
+        ext=None,
+        scheduled_for=None,
+        timestamp=1,
+        numbers=("13700000001", "13700000002", "13700000003"),
+        parts=1,
+    )
+    with journal.lease("c") as lease:
+        with pytest.raises(Suppressed) as refused:
+            journal.record_intent(intent, lease)
+        assert refused.value.numbers == {"13700000002"}
+        assert journal.calls("c").empty  # nothing committed: no call may be made
+        unsuppress(["13700000002"], journal=journal)
+        assert journal.record_intent(intent, lease) > 0  # off the list: it commits
