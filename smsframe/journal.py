@@ -365,6 +365,21 @@ class _ClaimsInsert(_Prepared):
         return self.parameters(common | {f"p{i}": phone for i, phone in enumerate(numbers)})
 
 
+class _SuppressedAmong(_Prepared):
+    """:func:`_suppressed_among` of ``count`` numbers, compiled once; its numbers bound
+    by position where the driver takes them so (SQLite): a check on every intent."""
+
+    def __init__(self, count: int, dialect: sa.Dialect) -> None:
+        super().__init__(_suppressed_among(count), dialect)
+        names = [f"p{i}" for i in range(count)]
+        self._by_position = self.order == names and not any(self.convert.values())
+
+    def numbers(self, numbers: Sequence[str]) -> tuple | dict:
+        if self._by_position:
+            return tuple(numbers)
+        return self.parameters({f"p{i}": n for i, n in enumerate(numbers)})
+
+
 @dataclass(frozen=True)
 class _Claims:
     """The numbers an intent claims in its campaign, and the lease it is made under."""
@@ -427,7 +442,7 @@ class _CallWriter:
         self._outcome = _Prepared(_RECORD_OUTCOME, engine.dialect)
         self._fence = _Prepared(_FENCE, engine.dialect)
         self._claims: dict[int, _ClaimsInsert] = {}  # by count of numbers
-        self._suppressed: dict[int, _Prepared] = {}  # by count of numbers
+        self._suppressed: dict[int, _SuppressedAmong] = {}  # by count of numbers
         self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
@@ -562,11 +577,9 @@ class _CallWriter:
         for start in range(0, len(numbers), _CLAIMS_AT_ONCE):
             chunk = [e164(n) for n in numbers[start : start + _CLAIMS_AT_ONCE]]
             if len(chunk) not in self._suppressed:
-                self._suppressed[len(chunk)] = _Prepared(
-                    _suppressed_among(len(chunk)), self.engine.dialect
-                )
+                self._suppressed[len(chunk)] = _SuppressedAmong(len(chunk), self.engine.dialect)
             query = self._suppressed[len(chunk)]
-            cursor.execute(query.sql, query.parameters({f"p{i}": n for i, n in enumerate(chunk)}))
+            cursor.execute(query.sql, query.numbers(chunk))
             found += [row[0] for row in cursor.fetchall()]
         if found:
             listed = set(found)
