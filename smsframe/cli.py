@@ -758,34 +758,17 @@ def _given_numbers(args: argparse.Namespace, verb: str):
 
 
 def _csv_numbers(path: Path, column: str, region: str):
-    """The numbers of a CSV file: its ``column``, or its only column. A file of numbers
-    alone, without a header, is read whole: its first number is no column's name."""
-    import pandas as pd
-
-    from smsframe import phones
+    """The numbers of a CSV file (:func:`smsframe.suppression.numbers_in_csv`)."""
+    from smsframe.errors import UsageError
+    from smsframe.suppression import numbers_in_csv
 
     if path.is_dir():
         raise CommandError(f"--csv {path} is a folder: give a CSV file")
-    if not path.is_file():
-        raise CommandError(f"--csv {path}: no such file: check the path")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        headless = len(frame.columns) == 1 and column not in frame.columns
-        if headless and phones.normalize([frame.columns[0]], region)["sms_e164"].notna().all():
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
-    except pd.errors.EmptyDataError:
-        raise CommandError(f"--csv {path} is empty: no number to read in it") from None
-    except (ValueError, UnicodeError) as error:  # not a CSV file pandas can read
-        message = " ".join(str(error).split())
-        raise CommandError(f"--csv {path} cannot be read as CSV ({message})") from None
-    if column in frame.columns:
-        return frame[column]
-    if len(frame.columns) == 1:
-        return frame.iloc[:, 0]
-    raise CommandError(
-        f"--csv {path} has no column {column!r} (its columns: "
-        f"{', '.join(map(repr, frame.columns))}): give --column NAME"
-    )
+        return numbers_in_csv(path, column, region, hint="--column NAME")
+    except UsageError as error:
+        reason = str(error).removeprefix(str(path)).removeprefix(":").strip()
+        raise CommandError(f"--csv {path}: {reason}") from None
 
 
 def _values(values) -> str:

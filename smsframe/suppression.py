@@ -154,7 +154,7 @@ def _change(
     column: str,
     region: str,
 ) -> pd.DataFrame:
-    given = _numbers(numbers, column)
+    given = _numbers(numbers, column, region)
     found = phones.normalize(given, region, dedupe=False)
     e164 = found["sms_e164"].astype(object)
     readable = e164.notna().to_numpy()
@@ -188,21 +188,45 @@ def _change(
     return result
 
 
-def _numbers(numbers: Numbers, column: str) -> pd.Series:
+def numbers_in_csv(
+    path: str | Path, column: str = "phone", region: str = "CN", *, hint: str = "column='...'"
+) -> pd.Series:
+    """The numbers of a CSV file: its ``column``, or its only column. A file of numbers
+    alone, without a header, is read whole: its first number is no column's name.
+    ``hint``: how the caller names another column, for the error when it is missing."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise MissingFile(f"{path}: no such file: check the path")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        headless = len(frame.columns) == 1 and column not in frame.columns
+        if headless and phones.normalize([frame.columns[0]], region)["sms_e164"].notna().all():
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, header=None)
+    except pd.errors.EmptyDataError:
+        raise InvalidValue(f"{path} is empty: no number to read in it") from None
+    except (ValueError, UnicodeError) as error:  # not a CSV file pandas can read
+        message = " ".join(str(error).split())
+        raise InvalidValue(f"{path} cannot be read as CSV ({message})") from None
+    return _column(frame, column, hint)
+
+
+def _column(frame: pd.DataFrame, column: str, hint: str = "column='...'") -> pd.Series:
+    """A frame's ``column``, or its only column."""
+    if column in frame.columns:
+        return frame[column]
+    if len(frame.columns) == 1:
+        return frame.iloc[:, 0]
+    raise MissingColumn(
+        f"no column {column!r} among {', '.join(map(repr, frame.columns))}: give {hint}"
+    )
+
+
+def _numbers(numbers: Numbers, column: str, region: str) -> pd.Series:
     """The numbers given, as a Series (a frame's or a CSV file's ``column``)."""
     if isinstance(numbers, str | Path):
-        path = Path(numbers).expanduser()
-        if not path.is_file():
-            raise MissingFile(f"no CSV file at {path}: give a path, a list or a frame")
-        numbers = pd.read_csv(path, dtype=str, keep_default_na=False)
+        return numbers_in_csv(numbers, column, region)
     if isinstance(numbers, pd.DataFrame):
-        if column in numbers.columns:
-            return numbers[column]
-        if len(numbers.columns) == 1:
-            return numbers.iloc[:, 0]
-        raise MissingColumn(
-            f"no column {column!r} among {list(numbers.columns)}: pass column='...'"
-        )
+        return _column(numbers, column)
     if isinstance(numbers, pd.Series):
         return numbers
     if isinstance(numbers, Sequence):
