@@ -78,7 +78,6 @@ def execute(
     if options.schedule_if_quiet:
         plan = hygiene.scheduled_when_quiet(plan)
     hygiene.refuse_if_quiet(plan)
-    _warn_if_all_rejected(plan)
     balance = balance or balance_soon(client)
     opened = journal if isinstance(journal, Journal) else Journal(journal)
     try:
@@ -172,6 +171,7 @@ def _run(
     journal."""
     campaign = lease.name
     plan = hygiene.apply(plan, journal, campaign)  # the suppression list and caps as now
+    _warn_if_all_rejected(plan)
     rows = plan.rows
     recorded_calls = journal.sent(campaign)
     recorded = recipients_of(recorded_calls)

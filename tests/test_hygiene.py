@@ -452,3 +452,12 @@ def test_an_intent_with_a_suppressed_number_commits_nothing(journal):
         assert journal.calls("c").empty  # nothing committed: no call may be made
         unsuppress(["13700000002"], journal=journal)
         assert journal.record_intent(intent, lease) > 0  # off the list: it commits
+
+
+def test_a_campaign_whose_every_row_is_suppressed_says_so(sim, sms_client, journal):
+    df = contacts(3)
+    suppress(df["phone"], journal=journal)
+    with pytest.warns(UserWarning, match="all 3 rows are rejected .* suppressed"):
+        out = send(df, sms_client, journal, "none-left")
+    assert (out["sms_reason"] == "suppressed").all()
+    assert sim.deliveries().empty
