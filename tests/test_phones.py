@@ -26,7 +26,9 @@ from phonenumbers import PhoneNumberType
 
 from smsframe.phones import REASONS, _decide, _metadata, _parse, _scan, normalize, normalize_frame
 
-CORPUS = int(os.environ.get("SMSFRAME_PHONES_CORPUS", "1000000"))
+# Rows of the large differential corpus: 300k in the suite (about 40 s of its 15 min),
+# SMSFRAME_PHONES_CORPUS=1000000 for the million the issue measured exactness on.
+CORPUS = int(os.environ.get("SMSFRAME_PHONES_CORPUS", "300000"))
 
 
 @pytest.fixture(autouse=True)
