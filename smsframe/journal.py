@@ -443,6 +443,9 @@ class _CallWriter:
         self._fence = _Prepared(_FENCE, engine.dialect)
         self._claims: dict[int, _ClaimsInsert] = {}  # by count of numbers
         self._suppressed: dict[int, _SuppressedAmong] = {}  # by count of numbers
+        self._any_suppressed = _Prepared(  # most journals have none: one cheap look then
+            sa.text(f"SELECT id FROM {suppressions_table.name} LIMIT 1"), engine.dialect
+        )
         self._take_over = _Prepared(_TAKE_OVER, engine.dialect)
         self._queue: deque[_Record] = deque()  # appends and pops are atomic
         self._lock = threading.Lock()
@@ -572,6 +575,9 @@ class _CallWriter:
         """Raise :class:`Suppressed` if numbers of the intent are on the suppression list
         now, in the intent's own transaction: a number suppressed while the campaign
         runs gets no call that commits after."""
+        cursor.execute(self._any_suppressed.sql, self._any_suppressed.parameters({}))
+        if cursor.fetchone() is None:
+            return
         numbers = [*claims.new, *claims.resent]
         found: list[str] = []
         for start in range(0, len(numbers), _CLAIMS_AT_ONCE):
