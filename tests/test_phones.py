@@ -14,6 +14,7 @@ import math
 import os
 import random
 import re
+import zlib
 
 import numpy as np
 import pandas as pd
@@ -247,7 +248,7 @@ def test_agrees_with_phonenumbers_on_a_large_messy_corpus():
 
 @pytest.mark.parametrize("region", ["US", "GB", "HK", "JP", "DE", "IN", "BR", "AR", "TW"])
 def test_agrees_with_phonenumbers_in_other_default_regions(region):
-    values = messy_corpus(20_000, seed=hash(region) % 1000)
+    values = messy_corpus(20_000, seed=zlib.crc32(region.encode()) % 1000)  # the same each run
     assert_agrees(values, region=region, series=pd.Series(values, dtype=object))
 
 

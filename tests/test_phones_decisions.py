@@ -105,6 +105,10 @@ def test_letters_are_never_digits_in_any_region():
         ("13800138000 13900139000", ("13800138000", "13900139000")),
         ("+86 13800138000 +86 13900139000", ("13800138000", "13900139000")),
         ("010-62345678;13800138000", ("010-62345678", "13800138000")),
+        # An extension mark before a line break is not an extension across it (the fast
+        # path once read "#\n19" as extension 19; found by a random messy corpus).
+        ("13800138000#\n19", ("13800138000#", "19")),
+        ("13800138000 x\n19", ("13800138000 x", "19")),
     ],
 )
 def test_several_numbers_in_one_cell_are_never_sent_silently(value, numbers):

@@ -126,6 +126,11 @@ def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     if not rows.size:
         return rows
     c = chars[rows]
+    # A piece separator (a line break, ';'...) may part two numbers: an extension is
+    # looked for in each piece, which the careful path does (not across the separator).
+    rows, c = rows[alone := ~np.isin(c, _PIECE_CODES).any(axis=1)], c[alone]
+    if not rows.size:
+        return rows
     n, k = c.shape
     flag = _FLAGS.take(c)
     white, digit, letter = ((flag & bit) != 0 for bit in (_F_WHITE, _F_DIGIT, _F_LETTER))
