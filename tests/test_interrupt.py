@@ -31,11 +31,13 @@ def ctrl_c_raises():
     signal.signal(signal.SIGINT, previous)
 
 
-def ctrl_c(after: float) -> threading.Timer:
-    """SIGINT to this process ``after`` seconds from now, as a terminal or Jupyter sends."""
-    timer = threading.Timer(after, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
-    return timer
+def ctrl_c(sim: Simulator, calls: int = 4) -> threading.Thread:
+    """SIGINT to this process, as a terminal or Jupyter sends, once the campaign is
+    sending: when the provider has had ``calls`` SendMessage requests (a timer could
+    fire while a loaded machine is still planning, before the campaign began)."""
+    return when(
+        lambda: sim.requests["SendMessage"] >= calls, lambda: os.kill(os.getpid(), signal.SIGINT)
+    )
 
 
 def send(sim, url, campaign="c", rows=300, **options):
@@ -48,8 +50,7 @@ def test_ctrl_c_stops_cleanly_raises_and_keeps_the_partial_result(tmp_path):
     url = f"sqlite:///{tmp_path / 'j.sqlite'}"
     with Simulator(latency_ms=40) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        SmsClient(sim.wsdl_url, *ACCOUNT).login()  # the WSDL loaded before the timer
-        ctrl_c(0.4)
+        ctrl_c(sim)
         with pytest.raises(CampaignInterrupted, match=r"interrupted: .* rows not sent") as raised:
             send(sim, url)
         assert isinstance(raised.value, KeyboardInterrupt)  # a loop over campaigns stops too
@@ -73,9 +74,8 @@ def test_ctrl_c_in_a_loop_over_campaigns_stops_the_loop(tmp_path):
     url = f"sqlite:///{tmp_path / 'j.sqlite'}"
     with Simulator(latency_ms=40) as sim:
         sim.add_account(*ACCOUNT, balance=10_000)
-        SmsClient(sim.wsdl_url, *ACCOUNT).login()
         done = []
-        ctrl_c(0.4)
+        ctrl_c(sim)
         with pytest.raises(KeyboardInterrupt):
             for campaign in ("first", "second", "third"):
                 done.append(send(sim, url, campaign))
