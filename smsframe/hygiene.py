@@ -164,18 +164,19 @@ def _minutes(clock: time) -> int:
 
 
 # --------------------------------------------------------------------------- rules
-def _quiet_of(plan: Plan) -> QuietHours | None:
+def _quiet_now(plan: Plan, now: pd.Timestamp) -> QuietHours | None:
+    """``plan``'s quiet hours if it sends (not schedules) and ``now`` is inside them."""
     quiet = plan.options.quiet_hours
-    return quiet if isinstance(quiet, QuietHours) else None
+    if not isinstance(quiet, QuietHours) or plan.kind != "send":
+        return None
+    return quiet if quiet.contains(pd.Series([now]))[0] else None
 
 
 def refuse_if_quiet(plan: Plan, now: pd.Timestamp | None = None) -> None:
     """Raise :class:`QuietHoursError` if ``plan`` sends now, inside its quiet hours."""
-    quiet = _quiet_of(plan)
-    if quiet is None or plan.kind != "send":
-        return
     now = now or pd.Timestamp.now(tz=CHINA)
-    if not quiet.contains(pd.Series([now]))[0]:
+    quiet = _quiet_now(plan, now)
+    if quiet is None:
         return
     allowed = quiet.next_allowed(now)
     raise QuietHoursError(
@@ -189,9 +190,9 @@ def refuse_if_quiet(plan: Plan, now: pd.Timestamp | None = None) -> None:
 
 def scheduled_when_quiet(plan: Plan, now: pd.Timestamp | None = None) -> Plan:
     """``plan`` made a schedule for the end of its quiet hours, if it sends inside them."""
-    quiet = _quiet_of(plan)
     now = now or pd.Timestamp.now(tz=CHINA)
-    if quiet is None or plan.kind != "send" or not quiet.contains(pd.Series([now]))[0]:
+    quiet = _quiet_now(plan, now)
+    if quiet is None:
         return plan
     if "sms_ext" in plan.rows.columns:
         raise InvalidValue(
