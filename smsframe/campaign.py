@@ -90,6 +90,14 @@ def execute(
     # its password masked (attrs go into Parquet and pickle files); this process knows it.
     result.attrs["smsframe"] = {"campaign": campaign, "journal": opened.where}
     skipped = int((result["sms_status"] == "skipped").sum())
+    raise_if_stopped(campaign, result, run, stopped, f"{skipped} rows not sent")
+    return result
+
+
+def raise_if_stopped(campaign: str, result: object, run: Run, stopped: Stopped, left: str) -> None:
+    """Raise what a campaign that stopped midway raises, with ``result`` (its rows so
+    far) on the exception; warn if it stopped early on its own. ``left``: what was not
+    sent, in words."""
     if stopped.interrupted:
         unwaited = (
             " (the calls in flight were not waited for: their rows show unknown here, and "
@@ -98,17 +106,16 @@ def execute(
             else ""
         )
         raise CampaignInterrupted(
-            f"campaign {campaign!r} interrupted: {skipped} rows not sent; {AGAIN}. "
+            f"campaign {campaign!r} interrupted: {left}; {AGAIN}. "
             f"The result so far is this exception's .result{unwaited}",
             result,
         )
     if run.error is not None:
-        error = type(run.error)(f"{run.error}; {skipped} rows not sent: {AGAIN}")
+        error = type(run.error)(f"{run.error}; {left}: {AGAIN}")
         error.result = result
         raise error
     if run.stop_token:  # stopped early: an account refusal, or the lease lost
-        warn(f"{run.stop_reason}; {skipped} rows not sent")
-    return result
+        warn(f"{run.stop_reason}; {left}")
 
 
 def check_name(campaign: object) -> None:
@@ -291,20 +298,28 @@ def _result(
     sent_now: np.ndarray,
     run: Run,
     keys: np.ndarray | None = None,
+    earlier: Recipients | None = None,
 ) -> pd.DataFrame:
+    """The rows with their outcomes: a row's latest call in ``recipients``, else in
+    ``earlier`` (the campaign's calls before this run, when ``recipients`` holds only
+    this run's)."""
     rows = plan.rows
     writer = OutcomeWriter(rows)
     pending = (rows["sms_status"] == "pending").to_numpy()
-    phones = rows["sms_phone"]
-    where = np.full(len(rows), -1) if recipients is None else recipients.index(phones, keys)
     # The recorded outcome wins: a row the campaign attempted shows what it was sent,
     # even if a pre-flight rule added since rejects it now (not a duplicate row).
     first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
-    found = (where >= 0) & (pending | first_of_its_number)
-    positions = np.flatnonzero(found)
-    if recipients is not None and len(positions):
-        other_content = binding.content_differs(plan, recipients, where, positions)
-        writer.write(positions, recipients, where[positions], other_content)
+    found = np.zeros(len(rows), dtype=bool)
+    for source in (recipients, earlier):
+        if source is None:
+            continue
+        where = source.index(rows["sms_phone"], keys)
+        positions = np.flatnonzero((where >= 0) & (pending | first_of_its_number) & ~found)
+        if len(positions):
+            other_content = binding.content_differs(plan, source, where, positions)
+            writer.write(positions, source, where[positions], other_content)
+            found[positions] = True
+    phones = rows["sms_phone"]
     missing = pending & ~found & sent_now
     if run.suppressed:  # the journal refused them: suppressed while the campaign ran
         refused = missing & phones.isin(run.suppressed).to_numpy()

@@ -1049,9 +1049,10 @@ class Journal:
         return None if row is None else Content(*row)
 
     @_translated
-    def record_unsent(self, name: str, rows: pd.DataFrame) -> None:
+    def record_unsent(self, name: str, rows: pd.DataFrame, replace: bool = True) -> None:
         """Replace the rows campaign ``name`` did not call (``phone``, ``status``,
-        ``reason``, ``detail``) by those of its latest run."""
+        ``reason``, ``detail``) by those of its latest run (``replace=False``: add
+        them, for a run that records its rows part by part)."""
         values = [
             {"campaign": name, "phone": phone, "status": status, "reason": reason, "detail": d}
             for phone, status, reason, d in zip(
@@ -1059,7 +1060,8 @@ class Journal:
             )
         ]
         with self.engine.begin() as db:
-            db.execute(unsent_table.delete().where(unsent_table.c.campaign == name))
+            if replace:
+                db.execute(unsent_table.delete().where(unsent_table.c.campaign == name))
             if values:
                 db.execute(unsent_table.insert(), values)
 

@@ -259,14 +259,25 @@ class Stopped:
     abandoned: bool = False  # a second Ctrl-C: calls still in flight were not waited for
 
 
-def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool = True) -> Stopped:
-    """Make ``calls`` with ``workers`` threads under one progress bar counting recipients.
+def run_calls(
+    run: Run,
+    calls: pd.DataFrame,
+    *,
+    workers: int = 4,
+    progress: bool = True,
+    bar: ProgressBar | None = None,
+) -> Stopped:
+    """Make ``calls`` with ``workers`` threads under one progress bar counting recipients
+    (``bar``, when the caller shows one for more calls than these).
 
     On KeyboardInterrupt no new call starts and the calls in flight finish (within the
     client's operation timeout) and are journaled; a second KeyboardInterrupt stops the
     wait: those calls finish in the background, their outcomes still journaled.
     """
-    bar = _ProgressBar(int(calls["recipients"].sum()) if len(calls) else 0, run.campaign, progress)
+    own_bar = bar is None
+    if bar is None:
+        total = int(calls["recipients"].sum()) if len(calls) else 0
+        bar = ProgressBar(total, run.campaign, progress)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smsframe")
     stopped = Stopped()
     sizes: dict[Future, int] = {}
@@ -289,11 +300,12 @@ def run_calls(run: Run, calls: pd.DataFrame, *, workers: int = 4, progress: bool
         raise
     finally:
         pool.shutdown(wait=not stopped.abandoned, cancel_futures=True)
-        bar.close()
+        if own_bar:
+            bar.close()
     return stopped
 
 
-class _ProgressBar:
+class ProgressBar:
     """tqdm's bar, counting recipients. In a notebook, its output is updated when it
     closes, so that a notebook saved or executed without its widgets (nbconvert,
     nbclient, GitHub) shows the final count, not the 0% the bar started at."""

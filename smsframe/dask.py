@@ -1,0 +1,552 @@
+"""The ``ddf.sms`` accessor on Dask DataFrames: the same methods as ``df.sms``, for data
+beyond one machine's memory. ``import smsframe.dask`` registers it (``import smsframe``
+does not import Dask)::
+
+    import dask.dataframe as dd
+    import smsframe.dask
+
+    contacts = dd.read_parquet("contacts/")          # instead of pd.read_parquet
+    plan = contacts.sms.plan(message="您好{name}")    # the same calls as with pandas
+    out = plan.send(client, campaign="nov", to="nov-results/")
+
+How the work is split
+    Numbers are normalised, messages rendered and rows planned per partition, on
+    Dask's workers (a ``distributed`` cluster or threads). A number repeated in an
+    earlier partition is a ``duplicate`` as with pandas: ``dedupe`` reads the phone
+    column once, partition by partition, and keeps a sorted array of the numbers met
+    (8 bytes a number), so that each partition knows its numbers met before.
+
+    Sending happens in this process: partitions are computed a few at a time, in
+    order, and each goes through one campaign (one lease, one journal, one progress
+    bar; :mod:`smsframe.partitions`), so that memory holds a few partitions, not the
+    data. Before any call, a pass over every partition checks the campaign's content
+    and the cost of what is left against the balance. Nothing sent to workers holds a
+    client, a journal or a password: they get rows, options and numbers.
+
+What differs from pandas
+    A group of rows with the same content is chunked into calls per partition (a
+    partition ends its group's last call). The journal's rules (suppression list,
+    caps) are applied as each partition is sent, not in ``plan``'s figures. A
+    duplicate of a number first met in an earlier partition says which partition.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dask
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+
+from smsframe import hygiene, phones
+from smsframe.errors import InvalidValue, raises_usage_errors_short
+from smsframe.message import render_frame
+from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
+from smsframe.outcomes import number_keys, refuse_output_columns
+from smsframe.plan import SUMMARY_UNITS, Plan, build, chunk_calls
+
+if TYPE_CHECKING:
+    from smsframe.audits import Audit
+    from smsframe.client import SmsClient
+    from smsframe.journal import Content, Journal
+    from smsframe.outcomes import Recipients
+
+__all__ = ["DaskPlan", "DaskSmsAccessor"]
+
+
+@dd.extensions.register_dataframe_accessor("sms")
+class DaskSmsAccessor:
+    """``ddf.sms``: :class:`smsframe.accessor.SmsAccessor`'s methods on a Dask DataFrame.
+
+    Examples
+    --------
+    >>> import dask.dataframe as dd, pandas as pd
+    >>> import smsframe.dask
+    >>> contacts = dd.from_pandas(
+    ...     pd.DataFrame({"phone": ["138 0013 8000", "13900139000", "+86 138-0013-8000"]}),
+    ...     npartitions=2,
+    ... )
+    >>> contacts.sms.normalize().compute()["sms_reason"].tolist()
+    [nan, nan, 'duplicate']
+    """
+
+    def __init__(self, frame: dd.DataFrame) -> None:
+        self._obj = frame
+
+    @raises_usage_errors_short
+    def normalize(
+        self, phone: str = "phone", region: str = "CN", dedupe: bool = True
+    ) -> dd.DataFrame:
+        """Lazily, the frame plus ``sms_phone``, ``sms_e164``, ``sms_reason`` (see
+        :func:`smsframe.phones.normalize`); with ``dedupe``, the phone column is read
+        once now to find numbers repeated across partitions."""
+        frame = self._obj
+        phones.normalize_frame(_checked(frame._meta, phone), phone, phones.check_region(region))
+        duplicates = _Duplicates.found(frame, phone, region) if dedupe else _Duplicates()
+        meta = phones.normalize_frame(frame._meta, phone, region)
+        return frame.map_partitions(
+            _normalize_part, phone, region, dedupe, duplicates.delayed(), meta=meta
+        )
+
+    @raises_usage_errors_short
+    def render(self, message: str, keywords: Iterable[str] | str | None = None) -> dd.DataFrame:
+        """Lazily, the frame plus ``sms_message``, ``sms_parts``, ``sms_reason``,
+        ``sms_detail``: see :func:`smsframe.message.render_frame`."""
+        meta = render_frame(self._obj._meta, message, keywords=keywords)
+        return self._obj.map_partitions(render_frame, message, keywords=keywords, meta=meta)
+
+    @raises_usage_errors_short
+    def plan(
+        self,
+        message: str,
+        *,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        ext: object = None,
+        at: object = None,
+        margin: timedelta = DEFAULT_MARGIN,
+        quiet_hours: object = None,
+    ) -> DaskPlan:
+        """What a campaign would send: a :class:`DaskPlan`, its rows lazy, its figures
+        computed when first asked for. Options as ``df.sms.plan``; the journal's rules
+        (suppression list, caps) are applied as the campaign sends.
+
+        >>> plan = contacts.sms.plan(message="您好", chunk_size=100)
+        >>> int(plan.summary()["recipients"])
+        2
+        """
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, ext, at, margin, None, quiet_hours
+        )
+        frame = self._obj
+        meta = build(_checked(frame._meta, phone), message, options).rows
+        duplicates = _Duplicates.found(frame, phone, options.region)
+        rows = frame.map_partitions(
+            _plan_part, message, options, duplicates.delayed(), meta=meta, enforce_metadata=False
+        )
+        return DaskPlan(rows, message, options, meta, duplicates.count)
+
+    @raises_usage_errors_short
+    def send(
+        self,
+        client: SmsClient,
+        message: str,
+        *,
+        campaign: str,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        ext: object = None,
+        quiet_hours: object = None,
+        schedule_if_quiet: bool = False,
+        journal: Journal | str | Path | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+        to: str | Path | None = None,
+    ) -> dd.DataFrame:
+        """Send ``message`` to every row, exactly once: see ``df.sms.send`` and
+        :meth:`DaskPlan.send` (``to``: a folder to write the outcomes to, as Parquet)."""
+        plan = self.plan(
+            message,
+            phone=phone,
+            region=region,
+            chunk_size=chunk_size,
+            keywords=keywords,
+            ext=ext,
+            quiet_hours=quiet_hours,
+        )
+        return plan.send(
+            client,
+            campaign=campaign,
+            journal=journal,
+            workers=workers,
+            progress=progress,
+            resend_unknown=resend_unknown,
+            extend=extend,
+            schedule_if_quiet=schedule_if_quiet,
+            to=to,
+        )
+
+    @raises_usage_errors_short
+    def schedule(
+        self,
+        client: SmsClient,
+        message: str,
+        *,
+        at: object,
+        campaign: str,
+        phone: str = "phone",
+        region: str = "CN",
+        chunk_size: int = 100,
+        keywords: Iterable[str] | str | Path | None = None,
+        margin: timedelta = DEFAULT_MARGIN,
+        quiet_hours: object = None,
+        journal: Journal | str | Path | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+        to: str | Path | None = None,
+    ) -> dd.DataFrame:
+        """Schedule ``message`` for ``at``: see ``df.sms.schedule`` and :meth:`send`."""
+        plan = self.plan(
+            message,
+            phone=phone,
+            region=region,
+            chunk_size=chunk_size,
+            keywords=keywords,
+            at=at,
+            margin=margin,
+            quiet_hours=quiet_hours,
+        )
+        return plan.send(
+            client,
+            campaign=campaign,
+            journal=journal,
+            workers=workers,
+            progress=progress,
+            resend_unknown=resend_unknown,
+            extend=extend,
+            to=to,
+        )
+
+    @raises_usage_errors_short
+    def audit(self, by: str | list[str] | None = None, **options: Any) -> Audit:
+        """The audit of a result (:meth:`send`'s): its ``sms_*`` columns (and ``by``)
+        are computed into this process, then as ``df.sms.audit``; pass ``journal=`` and
+        ``campaign=`` to reconcile the cost with the journal."""
+        from smsframe.audits import from_frame
+
+        wanted = [c for c in self._obj.columns if str(c).startswith("sms_")]
+        wanted += [by] if isinstance(by, str) else list(by or [])
+        return from_frame(self._obj[list(dict.fromkeys(wanted))].compute(), by=by, **options)
+
+
+@dataclass
+class DaskPlan:
+    """What a campaign over a Dask DataFrame will do: ``rows`` (lazy: the frame plus
+    ``sms_*`` columns, status pending or rejected) and figures computed on the workers
+    without bringing rows here (:meth:`summary`)."""
+
+    rows: dd.DataFrame
+    template: str
+    options: PlanOptions
+    meta: pd.DataFrame  # the rows' columns, no rows
+    cross_duplicates: int = 0  # rows whose number an earlier partition has
+    _figures: pd.Series | None = field(default=None, repr=False)
+
+    def summary(self) -> pd.Series:
+        """Rows, recipients, rejected rows, calls, parts and cost (:data:`SUMMARY_UNITS`),
+        computed once on the workers."""
+        if self._figures is None:
+            self._figures = _figures(self.rows, self.template, self.options)
+        figures = self._figures
+        return figures[list(SUMMARY_UNITS)].astype("int64").rename("plan")
+
+    @property
+    def cost(self) -> int:
+        return int(self.summary()["cost"])
+
+    def rejected(self) -> pd.Series:
+        """Rejected rows per reason."""
+        self.summary()
+        assert self._figures is not None
+        rejected = self._figures.filter(like="rejected:")
+        rejected.index = [name.split(":", 1)[1] for name in rejected.index]
+        rejected = rejected[rejected > 0].astype("int64").sort_values(ascending=False)
+        return rejected.rename("rejected")
+
+    @property
+    def npartitions(self) -> int:
+        return self.rows.npartitions
+
+    @raises_usage_errors_short
+    def send(
+        self,
+        client: SmsClient,
+        *,
+        campaign: str,
+        journal: Journal | str | Path | None = None,
+        workers: int = 4,
+        progress: bool = True,
+        resend_unknown: bool = False,
+        extend: bool = False,
+        schedule_if_quiet: bool = False,
+        to: str | Path | None = None,
+    ) -> dd.DataFrame:
+        """Send (or schedule) this plan as ``campaign``, partition by partition, exactly
+        once (one journal; a re-run sends only what is left, as with pandas).
+
+        Returns a Dask DataFrame of every row with its outcome columns, in the input's
+        partitions: kept in this process, or, with ``to``, written there as one Parquet
+        file per partition as each is sent (memory then holds a few partitions) and read
+        back lazily. Raises as ``df.sms.send``; a campaign that stops midway raises with
+        the partitions done so far on ``error.result``.
+        """
+        from smsframe.campaign import balance_soon, check_name, raise_if_stopped
+        from smsframe.partitions import Ahead, execute_parts
+
+        check_name(campaign)
+        balance = balance_soon(client)
+        options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
+        sink = _Sink(Path(to) if to is not None else None)
+
+        def preflight(content: Content, recorded: Recipients | None) -> Ahead:
+            figures = _figures(self.rows, self.template, self.options, recorded, options, content)
+            if recorded is None:
+                self._figures = figures
+            return Ahead(int(figures["recipients"]), int(figures["cost"]))
+
+        ran = execute_parts(
+            Plan(self.meta, self.template, self.options),
+            lambda: _in_order(self.rows.to_delayed()),
+            sink.add,
+            client,
+            campaign=campaign,
+            preflight=preflight,
+            options=options,
+            balance=balance,
+        )
+        result = sink.frame(self.meta)
+        left = f"{ran.skipped} rows not sent"
+        if ran.parts_done < self.npartitions:
+            left += f" and {self.npartitions - ran.parts_done} partitions not started"
+        raise_if_stopped(campaign, result, ran.run, ran.stopped, left)
+        return result
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        lines = [
+            f"DaskPlan ({self.npartitions} partitions): {s.recipients} recipients in "
+            f"{s.calls} calls, {s.cost} messages charged at most; "
+            f"{s.rejected} of {s.rows} rows rejected"
+        ]
+        lines += [f"  rejected {reason}: {n}" for reason, n in self.rejected().items()]
+        return "\n".join(lines)
+
+
+# -- duplicates across partitions -------------------------------------------------
+@dataclass
+class _Duplicates:
+    """Per partition, its numbers (keys) that an earlier partition has, and the first
+    such partition."""
+
+    parts: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def count(self) -> int:
+        return sum(len(keys) for keys, _ in self.parts.values())
+
+    @classmethod
+    def found(cls, frame: dd.DataFrame, phone: str, region: str) -> _Duplicates:
+        """Read ``frame``'s phone column partition by partition, in order."""
+        numbers = frame[[phone]].to_delayed()
+        width = np.int16 if len(numbers) < 2**15 else np.int32
+        seen = np.zeros(0, dtype=np.int64)  # sorted: every number met so far ...
+        first = np.zeros(0, dtype=width)  # ... and the partition it was first met in
+        parts = {}
+        tasks = [dask.delayed(_sendable_keys)(part, phone, region) for part in numbers]
+        for number, keys in enumerate(_in_order(tasks)):
+            at = np.searchsorted(seen, keys)
+            met = at < len(seen)
+            met[met] = seen[at[met]] == keys[met]
+            if met.any():
+                parts[number] = (keys[met], first[at[met]])
+            new = ~met
+            seen = np.insert(seen, at[new], keys[new])
+            first = np.insert(first, at[new], np.array(number, dtype=width))
+        return cls(parts)
+
+    def delayed(self) -> Any:
+        """This table as one object of the task graph (sent once to each worker)."""
+        return dask.delayed(self, pure=True)
+
+
+def _sendable_keys(part: pd.DataFrame, phone: str, region: str) -> np.ndarray:
+    """The sorted keys of the numbers ``part`` sends (each once: its repeats are
+    duplicates already)."""
+    normalized = phones.normalize(part[phone], region)
+    sendable = normalized["sms_reason"].isna().to_numpy()
+    return np.sort(number_keys(normalized["sms_phone"][sendable]))
+
+
+def _cross_duplicate_rows(rows: pd.DataFrame, duplicates: _Duplicates, number: int):
+    """The rows whose number an earlier partition sends (a duplicate, whatever else this
+    partition says of it), and that partition's number; None when there are none."""
+    if number not in duplicates.parts:
+        return None
+    keys, first = duplicates.parts[number]
+    mine = number_keys(rows["sms_phone"])
+    at = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
+    hit = (keys[at] == mine) & (mine >= 0)
+    return hit, first[at[hit]]
+
+
+def _normalize_part(
+    part: pd.DataFrame,
+    phone: str,
+    region: str,
+    dedupe: bool,
+    duplicates: _Duplicates,
+    partition_info: dict | None = None,
+) -> pd.DataFrame:
+    rows = phones.normalize_frame(part, phone, region, dedupe=dedupe)
+    found = _cross_duplicate_rows(rows, duplicates, _number(partition_info))
+    if found is not None:
+        reason = rows["sms_reason"].astype(object)
+        reason[found[0]] = "duplicate"
+        rows["sms_reason"] = reason.astype(phones.REASON_DTYPE)
+    return rows
+
+
+def _plan_part(
+    part: pd.DataFrame,
+    message: str,
+    options: PlanOptions,
+    duplicates: _Duplicates,
+    partition_info: dict | None = None,
+) -> pd.DataFrame:
+    rows = build(part, message, options).rows
+    found = _cross_duplicate_rows(rows, duplicates, _number(partition_info))
+    if found is None:
+        return rows
+    hit, first = found
+    detail = np.array([f"the same number as a row of partition {p}" for p in first], dtype=object)
+    return hygiene.reject(rows, hit, "duplicate", detail)
+
+
+def _number(partition_info: dict | None) -> int:
+    return -1 if partition_info is None else int(partition_info["number"])
+
+
+# -- figures ---------------------------------------------------------------------
+def _figures(
+    rows: dd.DataFrame,
+    template: str,
+    options: PlanOptions,
+    recorded: Recipients | None = None,
+    run: RunOptions | None = None,
+    content: Content | None = None,
+) -> pd.Series:
+    """The plan's figures summed over its partitions, computed on the workers; with a
+    campaign's ``recorded`` calls, of what is left to send (and its content checked)."""
+    shared = dask.delayed(recorded, pure=True)
+    each = [
+        dask.delayed(_part_figures)(part, template, options, shared, run, content)
+        for part in rows.to_delayed()
+    ]
+    return dask.delayed(_total)(each).compute()
+
+
+def _part_figures(
+    rows: pd.DataFrame,
+    template: str,
+    options: PlanOptions,
+    recorded: Recipients | None,
+    run: RunOptions | None,
+    content: Content | None,
+) -> pd.Series:
+    from smsframe import binding
+    from smsframe.campaign import _needs_call
+
+    status = rows["sms_status"]
+    to_send = (status == "pending").to_numpy()
+    if recorded is not None and run is not None and content is not None:
+        keys = number_keys(rows["sms_phone"])
+        if not run.extend:
+            plan = Plan(rows, template, options)
+            binding.check("this campaign", None, content, plan, recorded, keys)
+        to_send = _needs_call(rows, recorded, run.resend_unknown, keys)
+    calls = chunk_calls(rows, options.chunk_size, to_send=to_send)
+    rejected = rows.loc[(status == "rejected").to_numpy(), "sms_reason"].astype(object)
+    figures = {
+        "rows": len(rows),
+        "recipients": int(to_send.sum()),
+        "rejected": len(rejected),
+        "calls": len(calls),
+        "parts": int(calls["parts"].sum()) if len(calls) else 0,
+        "cost": int(calls["cost"].sum()) if len(calls) else 0,
+    }
+    figures |= {f"rejected:{k}": int(n) for k, n in rejected.value_counts().items()}
+    return pd.Series(figures, dtype="int64")
+
+
+def _total(figures: Sequence[pd.Series]) -> pd.Series:
+    if not figures:
+        return pd.Series(dict.fromkeys(SUMMARY_UNITS, 0), dtype="int64")
+    return pd.concat(figures, axis=1).fillna(0).sum(axis=1).astype("int64")
+
+
+# -- partitions, in order, a few at a time ----------------------------------------
+def _in_order(tasks: Sequence[Any], window: int | None = None) -> Iterator[Any]:
+    """The results of ``tasks`` (Dask delayed objects), in order: ``window`` of them
+    computed at once (default: the workers' threads), the next window while the caller
+    uses this one."""
+    window = window or _threads()
+    batches = [tasks[i : i + window] for i in range(0, len(tasks), window)]
+    if not batches:
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="smsframe-dask") as pool:
+        future = pool.submit(dask.compute, *batches[0])
+        for b in range(len(batches)):
+            results = future.result()
+            if b + 1 < len(batches):
+                future = pool.submit(dask.compute, *batches[b + 1])
+            yield from results
+
+
+def _threads() -> int:
+    """Threads of the distributed cluster in use, else this machine's cores."""
+    try:
+        from distributed import default_client
+
+        return max(1, sum(default_client().nthreads().values()))
+    except (ImportError, ValueError):
+        return os.cpu_count() or 1
+
+
+class _Sink:
+    """Each partition's outcomes, as they come: kept, or written to ``to`` as Parquet."""
+
+    def __init__(self, to: Path | None) -> None:
+        self.to, self.parts = to, []
+        if to is not None:
+            if to.exists() and any(to.iterdir()):
+                raise InvalidValue(f"{to} is not empty: give a new folder for the outcomes")
+            to.mkdir(parents=True, exist_ok=True)
+
+    def add(self, number: int, rows: pd.DataFrame) -> None:
+        if self.to is None:
+            self.parts.append(rows)
+        else:
+            rows.to_parquet(self.to / f"part.{number:05d}.parquet")
+
+    def frame(self, meta: pd.DataFrame) -> dd.DataFrame:
+        if self.to is not None:
+            if not any(self.to.iterdir()):
+                return dd.from_pandas(meta, npartitions=1)
+            return dd.read_parquet(self.to)
+        if not self.parts:
+            return dd.from_pandas(meta, npartitions=1)
+        parts = [dask.delayed(part, pure=True) for part in self.parts]
+        return dd.from_delayed(parts, meta=self.parts[0].iloc[:0], verify_meta=False)
+
+
+def _checked(meta: pd.DataFrame, phone: str) -> pd.DataFrame:
+    """The frame's columns, refused as ``df.sms`` refuses them."""
+    refuse_output_columns(meta)
+    if phone not in meta.columns:
+        phones.normalize_frame(meta, phone)  # raises MissingColumn, saying what to do
+    return meta
