@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -94,7 +94,7 @@ def execute(
     return result
 
 
-def raise_if_stopped(campaign: str, result: object, run: Run, stopped: Stopped, left: str) -> None:
+def raise_if_stopped(campaign: str, result: Any, run: Run, stopped: Stopped, left: str) -> None:
     """Raise what a campaign that stopped midway raises, with ``result`` (its rows so
     far) on the exception; warn if it stopped early on its own. ``left``: what was not
     sent, in words."""

@@ -91,9 +91,7 @@ class DaskSmsAccessor:
         phones.normalize_frame(_checked(frame._meta, phone), phone, phones.check_region(region))
         duplicates = _Duplicates.found(frame, phone, region) if dedupe else _Duplicates()
         meta = phones.normalize_frame(frame._meta, phone, region)
-        return frame.map_partitions(
-            _normalize_part, phone, region, dedupe, duplicates.delayed(), meta=meta
-        )
+        return duplicates.each(frame, meta, _normalize_part, phone, region, dedupe)
 
     @raises_usage_errors_short
     def render(self, message: str, keywords: Iterable[str] | str | None = None) -> dd.DataFrame:
@@ -130,9 +128,7 @@ class DaskSmsAccessor:
         frame = self._obj
         meta = build(_checked(frame._meta, phone), message, options).rows
         duplicates = _Duplicates.found(frame, phone, options.region)
-        rows = frame.map_partitions(
-            _plan_part, message, options, duplicates.delayed(), meta=meta, enforce_metadata=False
-        )
+        rows = duplicates.each(frame, meta, _plan_part, message, options)
         return DaskPlan(rows, message, options, meta, duplicates.count)
 
     @raises_usage_errors_short
@@ -369,9 +365,14 @@ class _Duplicates:
             first = np.insert(first, at[new], np.array(number, dtype=width))
         return cls(parts)
 
-    def delayed(self) -> Any:
-        """This table as one object of the task graph (sent once to each worker)."""
-        return dask.delayed(self, pure=True)
+    def each(self, frame: dd.DataFrame, meta: pd.DataFrame, function, *args: Any) -> dd.DataFrame:
+        """Lazily, ``function(partition, *args, its duplicates, its number)`` per partition
+        of ``frame``: each task holds its own partition's part of this table only."""
+        parts = [
+            dask.delayed(function)(part, *args, self.parts.get(number), number)
+            for number, part in enumerate(frame.to_delayed())
+        ]
+        return dd.from_delayed(parts, meta=meta, divisions=frame.divisions, verify_meta=False)
 
 
 def _sendable_keys(part: pd.DataFrame, phone: str, region: str) -> np.ndarray:
@@ -382,12 +383,12 @@ def _sendable_keys(part: pd.DataFrame, phone: str, region: str) -> np.ndarray:
     return np.sort(number_keys(normalized["sms_phone"][sendable]))
 
 
-def _cross_duplicate_rows(rows: pd.DataFrame, duplicates: _Duplicates, number: int):
+def _cross_duplicate_rows(rows: pd.DataFrame, duplicates: tuple[np.ndarray, np.ndarray] | None):
     """The rows whose number an earlier partition sends (a duplicate, whatever else this
     partition says of it), and that partition's number; None when there are none."""
-    if number not in duplicates.parts:
+    if duplicates is None:
         return None
-    keys, first = duplicates.parts[number]
+    keys, first = duplicates
     mine = number_keys(rows["sms_phone"])
     at = np.minimum(np.searchsorted(keys, mine), len(keys) - 1)
     hit = (keys[at] == mine) & (mine >= 0)
@@ -399,11 +400,11 @@ def _normalize_part(
     phone: str,
     region: str,
     dedupe: bool,
-    duplicates: _Duplicates,
-    partition_info: dict | None = None,
+    duplicates: tuple[np.ndarray, np.ndarray] | None,
+    number: int,
 ) -> pd.DataFrame:
     rows = phones.normalize_frame(part, phone, region, dedupe=dedupe)
-    found = _cross_duplicate_rows(rows, duplicates, _number(partition_info))
+    found = _cross_duplicate_rows(rows, duplicates)
     if found is not None:
         reason = rows["sms_reason"].astype(object)
         reason[found[0]] = "duplicate"
@@ -415,20 +416,16 @@ def _plan_part(
     part: pd.DataFrame,
     message: str,
     options: PlanOptions,
-    duplicates: _Duplicates,
-    partition_info: dict | None = None,
+    duplicates: tuple[np.ndarray, np.ndarray] | None,
+    number: int,
 ) -> pd.DataFrame:
     rows = build(part, message, options).rows
-    found = _cross_duplicate_rows(rows, duplicates, _number(partition_info))
+    found = _cross_duplicate_rows(rows, duplicates)
     if found is None:
         return rows
     hit, first = found
     detail = np.array([f"the same number as a row of partition {p}" for p in first], dtype=object)
     return hygiene.reject(rows, hit, "duplicate", detail)
-
-
-def _number(partition_info: dict | None) -> int:
-    return -1 if partition_info is None else int(partition_info["number"])
 
 
 # -- figures ---------------------------------------------------------------------
@@ -521,7 +518,8 @@ class _Sink:
     """Each partition's outcomes, as they come: kept, or written to ``to`` as Parquet."""
 
     def __init__(self, to: Path | None) -> None:
-        self.to, self.parts = to, []
+        self.to = to
+        self.parts: list[pd.DataFrame] = []
         if to is not None:
             if to.exists() and any(to.iterdir()):
                 raise InvalidValue(f"{to} is not empty: give a new folder for the outcomes")
