@@ -298,11 +298,15 @@ class DaskPlan:
         balance = balance_soon(client)
         options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
         sink = _Sink(Path(to) if to is not None else None)
+        plan = (self.rows, self.template, self.options)
 
         def preflight(content: Content, recorded: Recipients | None) -> Ahead:
-            figures = _figures(self.rows, self.template, self.options, recorded, options, content)
-            if recorded is None:
-                self._figures = figures
+            if recorded is None:  # a new campaign: what is left is the plan
+                if self._figures is None:
+                    self._figures = _figures(*plan)
+                figures = self._figures
+            else:
+                figures = _figures(*plan, recorded, options, content)
             return Ahead(int(figures["recipients"]), int(figures["cost"]))
 
         ran = execute_parts(
