@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from phone_reference import reference, reference_prepare
 
 import smsframe  # noqa: F401  (registers df.sms)
 from smsframe.phones import _scan, details, normalize, several_numbers
+from smsframe.phones._steps import _prepare_one
 
 
 @pytest.fixture(autouse=True)
@@ -178,3 +181,21 @@ def test_a_plan_says_which_row_a_duplicate_repeats_and_which_column_is_missing()
         "2 numbers in one cell (13800138000, 13900139000): give each a row of its own"
     )
     assert "several_numbers" in plan.rejected().index
+
+
+_CELL_PIECES = st.one_of(
+    st.from_regex(r"[0-9]{5,12}", fullmatch=True),
+    st.sampled_from([" ", "\t", ";", "，", "/", "、", "\n", "\r\n", "  ", " ; ", "x", "#", "."]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_CELL_PIECES, max_size=5).map("".join), min_size=1, max_size=20))
+def test_several_numbers_read_at_once_as_one_value_at_a_time(texts):
+    """several_numbers reads the common cells (two runs of digits) with RE2, the others
+    one by one: both ways agree on every text."""
+    one_by_one = []
+    for text in texts:
+        prepared = _prepare_one(text) if text.strip() else None
+        one_by_one.append(prepared if isinstance(prepared, tuple) else None)
+    assert several_numbers(texts) == one_by_one

@@ -69,6 +69,15 @@ def _prepare_one(text: str) -> str | tuple[str, ...] | None:
     return _LETTERS.sub("", numbers[0])
 
 
+# Two runs of 7 or more ASCII digits parted by spaces or tabs, or by one piece
+# separator: the runs are the numbers _prepare_one finds in such a text (read at once
+# by RE2, in pyarrow, with no Python per value). Other texts take _prepare_one.
+_TWO_RUNS = (
+    "^[ \t]*(?P<first>[0-9]{7,})(?:[ \t]*[;,\uff0c\uff1b/\uff0f\u3001\n][ \t]*|[ \t]+)"
+    "(?P<second>[0-9]{7,})[ \t]*$"
+)
+
+
 def several_numbers(values: Iterable[Any]) -> list[tuple[str, ...] | None]:
     """Per value, the numbers of a cell holding several (as :func:`normalize` finds
     them, reason ``several_numbers``), else None.
@@ -76,8 +85,19 @@ def several_numbers(values: Iterable[Any]) -> list[tuple[str, ...] | None]:
     >>> several_numbers(["13800138000; 13900139000", "13800138000"])
     [('13800138000', '13900139000'), None]
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = list(values)
+    texts = pa.array([v if isinstance(v, str) else None for v in values], pa.large_string())
+    runs = pc.extract_regex(texts, _TWO_RUNS)
+    matched = runs.is_valid().to_numpy(zero_copy_only=False)
+    pairs = zip(runs.field("first").to_pylist(), runs.field("second").to_pylist(), strict=True)
     found: list[tuple[str, ...] | None] = []
-    for value in values:
+    for value, simple, pair in zip(values, matched, pairs, strict=True):
+        if simple:
+            found.append(pair)
+            continue
         text = _text_of(value)
         prepared = _prepare_one(text) if text is not None and text.strip() else None
         found.append(prepared if isinstance(prepared, tuple) else None)
