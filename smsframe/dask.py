@@ -33,6 +33,7 @@ What differs from pandas
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -306,7 +307,8 @@ class DaskPlan:
                     self._figures = _figures(*plan)
                 figures = self._figures
             else:
-                figures = _figures(*plan, recorded, options, content)
+                left = _Left(campaign, content, recorded, resend_unknown, extend)
+                figures = _figures(*plan, left)
             return Ahead(int(figures["recipients"]), int(figures["cost"]))
 
         ran = execute_parts(
@@ -433,43 +435,42 @@ def _plan_part(
 
 
 # -- figures ---------------------------------------------------------------------
-def _figures(
-    rows: dd.DataFrame,
-    template: str,
-    options: PlanOptions,
-    recorded: Recipients | None = None,
-    run: RunOptions | None = None,
-    content: Content | None = None,
-) -> pd.Series:
+@dataclass(frozen=True)
+class _Left:
+    """What the workers need to work out what a campaign has left to send: no client,
+    no journal, no password."""
+
+    campaign: str
+    content: Content
+    recorded: Recipients
+    resend_unknown: bool
+    extend: bool
+
+
+def _figures(rows: dd.DataFrame, template: str, options: PlanOptions, left=None) -> pd.Series:
     """The plan's figures summed over its partitions, computed on the workers; with a
-    campaign's ``recorded`` calls, of what is left to send (and its content checked)."""
-    shared = dask.delayed(recorded, pure=True)
+    campaign's recorded calls (``left``), of what is left to send (its content checked)."""
+    shared = dask.delayed(left, pure=True)
     each = [
-        dask.delayed(_part_figures)(part, template, options, shared, run, content)
-        for part in rows.to_delayed()
+        dask.delayed(_part_figures)(part, template, options, shared) for part in rows.to_delayed()
     ]
     return dask.delayed(_total)(each).compute()
 
 
 def _part_figures(
-    rows: pd.DataFrame,
-    template: str,
-    options: PlanOptions,
-    recorded: Recipients | None,
-    run: RunOptions | None,
-    content: Content | None,
+    rows: pd.DataFrame, template: str, options: PlanOptions, left: _Left | None
 ) -> pd.Series:
     from smsframe import binding
     from smsframe.campaign import _needs_call
 
     status = rows["sms_status"]
     to_send = (status == "pending").to_numpy()
-    if recorded is not None and run is not None and content is not None:
+    if left is not None:
         keys = number_keys(rows["sms_phone"])
-        if not run.extend:
+        if not left.extend:
             plan = Plan(rows, template, options)
-            binding.check("this campaign", None, content, plan, recorded, keys)
-        to_send = _needs_call(rows, recorded, run.resend_unknown, keys)
+            binding.check(left.campaign, None, left.content, plan, left.recorded, keys)
+        to_send = _needs_call(rows, left.recorded, left.resend_unknown, keys)
     calls = chunk_calls(rows, options.chunk_size, to_send=to_send)
     rejected = rows.loc[(status == "rejected").to_numpy(), "sms_reason"].astype(object)
     figures = {
@@ -519,31 +520,42 @@ def _threads() -> int:
 
 
 class _Sink:
-    """Each partition's outcomes, as they come: kept, or written to ``to`` as Parquet."""
+    """Each partition's outcomes, as they come: kept, or written to ``to`` as Parquet
+    (``part.00000.parquet``...; a re-run of the campaign writes them again)."""
 
     def __init__(self, to: Path | None) -> None:
         self.to = to
         self.parts: list[pd.DataFrame] = []
-        if to is not None:
-            if to.exists() and any(to.iterdir()):
-                raise InvalidValue(f"{to} is not empty: give a new folder for the outcomes")
-            to.mkdir(parents=True, exist_ok=True)
+        self.files: list[Path] = []
+        if to is None:
+            return
+        others = (
+            [f.name for f in to.iterdir() if not _PART.fullmatch(f.name)] if to.exists() else []
+        )
+        if others:
+            raise InvalidValue(
+                f"{to} holds other files than a campaign's outcomes ({others[0]}...): "
+                "give a new folder, or the one an earlier run of this campaign wrote"
+            )
+        to.mkdir(parents=True, exist_ok=True)
 
     def add(self, number: int, rows: pd.DataFrame) -> None:
         if self.to is None:
             self.parts.append(rows)
         else:
-            rows.to_parquet(self.to / f"part.{number:05d}.parquet")
+            self.files.append(self.to / f"part.{number:05d}.parquet")
+            rows.to_parquet(self.files[-1])
 
     def frame(self, meta: pd.DataFrame) -> dd.DataFrame:
-        if self.to is not None:
-            if not any(self.to.iterdir()):
-                return dd.from_pandas(meta, npartitions=1)
-            return dd.read_parquet(self.to)
+        if self.files:
+            return dd.read_parquet([str(f) for f in self.files])
         if not self.parts:
             return dd.from_pandas(meta, npartitions=1)
         parts = [dask.delayed(part, pure=True) for part in self.parts]
         return dd.from_delayed(parts, meta=self.parts[0].iloc[:0], verify_meta=False)
+
+
+_PART = re.compile(r"part\.\d{5}\.parquet")
 
 
 def _checked(meta: pd.DataFrame, phone: str) -> pd.DataFrame:
