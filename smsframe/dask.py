@@ -382,11 +382,7 @@ class _Duplicates:
 
 
 def _sendable_keys(part: pd.DataFrame, phone: str, region: str) -> np.ndarray:
-    """The sorted keys of the numbers ``part`` sends (each once: its repeats are
-    duplicates already)."""
-    normalized = phones.normalize(part[phone], region)
-    sendable = normalized["sms_reason"].isna().to_numpy()
-    return np.sort(number_keys(normalized["sms_phone"][sendable]))
+    return phones.sendable_keys(part[phone], region)
 
 
 def _cross_duplicate_rows(rows: pd.DataFrame, duplicates: tuple[np.ndarray, np.ndarray] | None):

@@ -25,7 +25,16 @@ from hypothesis import strategies as st
 from phone_reference import reference, reference_text
 from phonenumbers import PhoneNumberType
 
-from smsframe.phones import REASONS, _decide, _metadata, _parse, _scan, normalize, normalize_frame
+from smsframe.phones import (
+    REASONS,
+    _decide,
+    _metadata,
+    _parse,
+    _scan,
+    normalize,
+    normalize_frame,
+    sendable_keys,
+)
 
 # Rows of the large differential corpus: 300k in the suite (about 40 s of its 15 min),
 # SMSFRAME_PHONES_CORPUS=1000000 for the million the issue measured exactness on.
@@ -388,6 +397,32 @@ def test_duplicates_are_later_rows_with_the_same_number(values):
         else:
             firsts[phone] = i
             assert pd.isna(reason)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(phone_texts, cell_values), max_size=40), regions, st.booleans())
+def test_sendable_keys_are_the_keys_of_the_numbers_normalize_sends(values, region, arrow):
+    """sendable_keys (no string per row) gives exactly the numbers normalize sends."""
+    from smsframe.outcomes import number_keys
+
+    if arrow:
+        values = [v for v in values if isinstance(v, str) or v is None]
+        series = pd.Series(values, dtype="string[pyarrow]")
+    else:
+        series = pd.Series(values, dtype=object)
+    out = normalize(series, region)
+    sent = out.loc[out["sms_reason"].isna(), "sms_phone"]
+    assert sendable_keys(series, region).tolist() == sorted(number_keys(sent).tolist())
+
+
+def test_sendable_keys_of_a_large_messy_corpus():
+    from smsframe.outcomes import number_keys
+
+    values = pd.Series(messy_corpus(50_000, seed=11), dtype=object)
+    out = normalize(values)
+    sent = number_keys(out.loc[out["sms_reason"].isna(), "sms_phone"])
+    assert len(sent) > 5_000
+    assert sendable_keys(values).tolist() == sorted(sent.tolist())
 
 
 # --------------------------------------------------------------------------- automata

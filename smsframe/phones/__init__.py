@@ -75,11 +75,17 @@ import pandas as pd
 import phonenumbers
 
 from smsframe.errors import InvalidValue, MissingColumn
-from smsframe.phones._arrow import _arrow_input, _normalize_arrow
+from smsframe.phones._arrow import _arrow_input, _decided_arrow, _normalize_arrow
 from smsframe.phones._decide import _classify
 from smsframe.phones._output import _MISSING_TEXT, _assemble, _text_column
 from smsframe.phones._parse import _engine
-from smsframe.phones._reasons import PROVIDER_COUNTRY_CODE, REASON_DTYPE, REASON_TEXT, REASONS
+from smsframe.phones._reasons import (
+    _OK,
+    PROVIDER_COUNTRY_CODE,
+    REASON_DTYPE,
+    REASON_TEXT,
+    REASONS,
+)
 from smsframe.phones._steps import several_numbers
 from smsframe.phones._values import _factorized_texts
 
@@ -92,6 +98,7 @@ __all__ = [
     "details",
     "normalize",
     "normalize_frame",
+    "sendable_keys",
     "several_numbers",
 ]
 
@@ -166,10 +173,34 @@ def normalize(
     codes, texts = _factorized_texts(values)
     if index is None:
         index = pd.RangeIndex(len(codes))
+    return _assemble(codes, texts, _classified(codes, texts, region), index, dedupe)
+
+
+def _classified(codes: np.ndarray, texts: np.ndarray, region: str):
     present = np.zeros(len(texts), dtype=bool)
     present[codes[codes >= 0]] = True
-    scan = _classify(texts, present, region)
-    return _assemble(codes, texts, scan, index, dedupe)
+    return _classify(texts, present, region)
+
+
+def sendable_keys(
+    values: Iterable[Any] | pd.Series | pd.Index | np.ndarray, region: str = "CN"
+) -> np.ndarray:
+    """The numbers :func:`normalize` would send to, each once, sorted, as the integer
+    keys :func:`smsframe.outcomes.number_keys` gives their ``sms_phone``: what finding
+    duplicates across many frames needs, without building a string per row.
+
+    >>> sendable_keys(["138 0013 8000", "+86 13800138000", "010-12345678", "13900139000"])
+    array([113800138000, 113900139000])
+    """
+    region = check_region(region)
+    arrow = _arrow_input(values)
+    if arrow is not None:
+        scan = _decided_arrow(arrow[0], region)[1]
+    else:
+        codes, texts = _factorized_texts(values)
+        scan = _classified(codes, texts, region)
+    nsn = np.unique(scan.key[scan.reason == _OK])  # a national number: length, digits
+    return np.sort(10 ** (nsn // 10**17) + nsn % 10**17)  # 10**length marks the length
 
 
 def check_region(region: str) -> str:

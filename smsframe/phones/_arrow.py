@@ -64,6 +64,31 @@ def _arrow_input(values: Any):
 def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -> pd.DataFrame:
     """:func:`normalize` for Arrow strings: digits are read from the UTF-8 buffers and
     the results built as Arrow strings, without a Python object per value."""
+    codes, scan = _decided_arrow(array, region)
+    reason, cc, key = scan.reason, scan.cc, scan.key
+    del scan  # before the outputs are built
+    if codes is not None:
+        reason = np.append(reason, np.int8(_EMPTY))[codes]
+        cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]
+    if dedupe:
+        _mark_duplicates(reason, key)
+    phone = (reason == _OK) | (reason == _DUPLICATE)
+    phone = pd.array(_arrow_numbers(key, cc, phone, False), dtype=dtype)
+    e164 = pd.array(_arrow_numbers(key, cc, key >= 0, True), dtype=dtype)
+    return pd.DataFrame(
+        {
+            "sms_phone": pd.Series(phone, index=index, copy=False),
+            "sms_e164": pd.Series(e164, index=index, copy=False),
+            "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
+        },
+        index=index,
+        copy=False,
+    )
+
+
+def _decided_arrow(array, region: str):
+    """``(codes, scan)``: the results per distinct value (``scan``) and each row's value
+    (``codes``, -1 where missing), or per row (codes None) when values rarely repeat."""
     import pyarrow.compute as pc
 
     codes = None
@@ -90,25 +115,7 @@ def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -
         return strings
 
     _decide_declined(scan, python_strings, region)
-    reason, cc, key = scan.reason, scan.cc, scan.key
-    del scan, present, ascii_, others  # before the outputs are built
-    if codes is not None:
-        reason = np.append(reason, np.int8(_EMPTY))[codes]
-        cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]
-    if dedupe:
-        _mark_duplicates(reason, key)
-    phone = (reason == _OK) | (reason == _DUPLICATE)
-    phone = pd.array(_arrow_numbers(key, cc, phone, False), dtype=dtype)
-    e164 = pd.array(_arrow_numbers(key, cc, key >= 0, True), dtype=dtype)
-    return pd.DataFrame(
-        {
-            "sms_phone": pd.Series(phone, index=index, copy=False),
-            "sms_e164": pd.Series(e164, index=index, copy=False),
-            "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
-        },
-        index=index,
-        copy=False,
-    )
+    return codes, scan
 
 
 def _arrow_numbers(key: np.ndarray, cc: np.ndarray, mask: np.ndarray, international: bool):
