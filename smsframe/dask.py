@@ -517,12 +517,14 @@ def _threads() -> int:
 
 class _Sink:
     """Each partition's outcomes, as they come: kept, or written to ``to`` as Parquet
-    (``part.00000.parquet``...; a re-run of the campaign writes them again)."""
+    (``part.00000.parquet``...; a re-run of the campaign writes them again). The result
+    holds every category any partition has (of status and reason)."""
 
     def __init__(self, to: Path | None) -> None:
         self.to = to
         self.parts: list[pd.DataFrame] = []
         self.files: list[Path] = []
+        self.categories: dict[str, list] = {}
         if to is None:
             return
         others = (
@@ -536,6 +538,10 @@ class _Sink:
         to.mkdir(parents=True, exist_ok=True)
 
     def add(self, number: int, rows: pd.DataFrame) -> None:
+        for column, dtype in rows.dtypes.items():
+            if isinstance(dtype, pd.CategoricalDtype):
+                known = self.categories.setdefault(str(column), [])
+                known += [c for c in dtype.categories if c not in known]
         if self.to is None:
             self.parts.append(rows)
         else:
@@ -543,12 +549,13 @@ class _Sink:
             rows.to_parquet(self.files[-1])
 
     def frame(self, meta: pd.DataFrame) -> dd.DataFrame:
+        dtypes = {c: pd.CategoricalDtype(known) for c, known in self.categories.items()}
         if self.files:
-            return dd.read_parquet([str(f) for f in self.files])
+            return dd.read_parquet([str(f) for f in self.files]).astype(dtypes)
         if not self.parts:
             return dd.from_pandas(meta, npartitions=1)
-        parts = [dask.delayed(part, pure=True) for part in self.parts]
-        return dd.from_delayed(parts, meta=self.parts[0].iloc[:0], verify_meta=False)
+        parts = [dask.delayed(part.astype(dtypes), pure=True) for part in self.parts]
+        return dd.from_delayed(parts, meta=self.parts[0].iloc[:0].astype(dtypes))
 
 
 _PART = re.compile(r"part\.\d{5}\.parquet")
