@@ -113,18 +113,22 @@ class DaskSmsAccessor:
         ext: object = None,
         at: object = None,
         margin: timedelta = DEFAULT_MARGIN,
+        cap: object = None,
         quiet_hours: object = None,
     ) -> DaskPlan:
         """What a campaign would send: a :class:`DaskPlan`, its rows lazy, its figures
         computed when first asked for. Options as ``df.sms.plan``; the journal's rules
-        (suppression list, caps) are applied as the campaign sends.
+        (suppression list, ``cap``) are applied as the campaign sends each partition.
 
-        >>> plan = contacts.sms.plan(message="您好", chunk_size=100)
-        >>> int(plan.summary()["recipients"])
-        2
+        >>> plan = dd.from_pandas(df, npartitions=2).sms.plan(message="{name}您好")
+        >>> plan.summary()["recipients"]
+        np.int64(3)
+        >>> out = plan.send(client, campaign="nov-dask", progress=False)
+        >>> out["sms_status"].value_counts().compute().to_dict()
+        {'sent': 3, 'rejected': 1, 'failed': 0, 'unknown': 0, 'skipped': 0}
         """
         options = PlanOptions(
-            phone, region, chunk_size, keywords, ext, at, margin, None, quiet_hours
+            phone, region, chunk_size, keywords, ext, at, margin, cap, quiet_hours
         )
         frame = self._obj
         meta = build(_checked(frame._meta, phone), message, options).rows
@@ -144,6 +148,7 @@ class DaskSmsAccessor:
         chunk_size: int = 100,
         keywords: Iterable[str] | str | Path | None = None,
         ext: object = None,
+        cap: object = None,
         quiet_hours: object = None,
         schedule_if_quiet: bool = False,
         journal: Journal | str | Path | None = None,
@@ -162,6 +167,7 @@ class DaskSmsAccessor:
             chunk_size=chunk_size,
             keywords=keywords,
             ext=ext,
+            cap=cap,
             quiet_hours=quiet_hours,
         )
         return plan.send(
@@ -189,6 +195,7 @@ class DaskSmsAccessor:
         chunk_size: int = 100,
         keywords: Iterable[str] | str | Path | None = None,
         margin: timedelta = DEFAULT_MARGIN,
+        cap: object = None,
         quiet_hours: object = None,
         journal: Journal | str | Path | None = None,
         workers: int = 4,
@@ -206,6 +213,7 @@ class DaskSmsAccessor:
             keywords=keywords,
             at=at,
             margin=margin,
+            cap=cap,
             quiet_hours=quiet_hours,
         )
         return plan.send(
