@@ -51,7 +51,7 @@ from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.message import render_frame
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import number_keys, refuse_output_columns
-from smsframe.plan import SUMMARY_UNITS, Plan, build, chunk_calls
+from smsframe.plan import SUMMARY_UNITS, Plan, build, call_figures
 
 if TYPE_CHECKING:
     from smsframe.audits import Audit
@@ -475,15 +475,15 @@ def _part_figures(
             plan = Plan(rows, template, options)
             binding.check(left.campaign, None, left.content, plan, left.recorded, keys)
         to_send = _needs_call(rows, left.recorded, left.resend_unknown, keys)
-    calls = chunk_calls(rows, options.chunk_size, to_send=to_send)
+    calls = call_figures(rows, options.chunk_size, to_send=to_send)
     rejected = rows.loc[(status == "rejected").to_numpy(), "sms_reason"].astype(object)
     figures = {
         "rows": len(rows),
         "recipients": int(to_send.sum()),
         "rejected": len(rejected),
-        "calls": len(calls),
-        "parts": int(calls["parts"].sum()) if len(calls) else 0,
-        "cost": int(calls["cost"].sum()) if len(calls) else 0,
+        "calls": calls.calls,
+        "parts": calls.parts,
+        "cost": calls.cost,
     }
     figures |= {f"rejected:{k}": int(n) for k, n in rejected.value_counts().items()}
     return pd.Series(figures, dtype="int64")

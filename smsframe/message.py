@@ -491,11 +491,13 @@ def render_frame(
         keep = before.notna().to_numpy()
         if not isinstance(before.dtype, pd.CategoricalDtype):
             before = before.astype("category")
-        categories = list(dict.fromkeys([*before.cat.categories, *REASONS]))
-        merged = pd.Categorical(
-            np.where(keep, before.astype(object), result["sms_reason"].astype(object)),
-            categories=categories,
+        union = pd.CategoricalDtype(list(dict.fromkeys([*before.cat.categories, *REASONS])))
+        codes = np.where(  # by category codes: no string per row
+            keep,
+            before.astype(union).cat.codes.to_numpy(),
+            result["sms_reason"].astype(union).cat.codes.to_numpy(),
         )
+        merged = pd.Categorical.from_codes(codes, dtype=union)
         result["sms_reason"] = pd.Series(merged, index=frame.index)
         detail = result["sms_detail"].to_numpy(dtype=object)
         if "sms_detail" in frame.columns:

@@ -102,17 +102,23 @@ class Plan:
         """``schedule`` (SendTimer) or ``send``."""
         return "schedule" if "sms_scheduled_for" in self.rows.columns else "send"
 
+    @cached_property
+    def _figures(self) -> CallFigures:
+        return call_figures(self.rows, self.options.chunk_size)
+
     def summary(self) -> pd.Series:
-        """Recipients, rejected rows, calls, parts and total cost (:data:`SUMMARY_UNITS`)."""
+        """Recipients, rejected rows, calls, parts and total cost (:data:`SUMMARY_UNITS`),
+        counted without making the calls."""
         status = self.rows["sms_status"]
+        figures = self._figures
         return pd.Series(
             {
                 "rows": len(self.rows),
                 "recipients": int((status == "pending").sum()),
                 "rejected": int((status == "rejected").sum()),
-                "calls": len(self.calls),
-                "parts": int(self.calls["parts"].sum()) if len(self.calls) else 0,
-                "cost": self.cost,
+                "calls": figures.calls,
+                "parts": figures.parts,
+                "cost": figures.cost,
             },
             name="plan",
         )
@@ -120,7 +126,7 @@ class Plan:
     @property
     def cost(self) -> int:
         """Messages charged if every number is accepted: parts x recipients."""
-        return int(self.calls["cost"].sum()) if len(self.calls) else 0
+        return self._figures.cost
 
     def rejected(self) -> pd.Series:
         """Rejected rows per reason."""
@@ -380,6 +386,41 @@ def chunk_calls(
     for column in ("ext", "at"):  # None stays None (not NaN) for the client
         frame[column] = pd.Series([r[columns.index(column)] for r in records], dtype=object)
     return frame[CALL_COLUMNS]
+
+
+@dataclass(frozen=True)
+class CallFigures:
+    """What the calls of :func:`chunk_calls` add up to."""
+
+    calls: int
+    parts: int  # SMS parts per message, summed over the calls
+    cost: int  # parts x recipients
+
+
+def call_figures(
+    rows: pd.DataFrame, chunk_size: int = 100, *, to_send: np.ndarray | None = None
+) -> CallFigures:
+    """The number of calls, parts and cost of ``chunk_calls(rows, chunk_size,
+    to_send=to_send)``, counted per group of rows sending the same content, without a
+    string per number.
+
+    >>> rows = pd.DataFrame({"sms_phone": ["13800138000", "13900139000", "13700137000"],
+    ...                      "sms_parts": [2, 2, 1], "sms_status": ["pending"] * 3,
+    ...                      "sms_message": ["long", "long", "short"]})
+    >>> call_figures(rows, chunk_size=1)
+    CallFigures(calls=3, parts=5, cost=5)
+    """
+    if to_send is None:
+        to_send = (rows["sms_status"] == "pending").to_numpy()
+    pending = np.flatnonzero(to_send)
+    if len(pending) == 0:
+        return CallFigures(0, 0, 0)
+    selected = rows[[c for c in ("sms_parts", *CONTENT) if c in rows.columns]].iloc[pending]
+    groups = content_groups(selected)[0]
+    sizes = np.bincount(groups)
+    parts = selected["sms_parts"].to_numpy()[np.unique(groups, return_index=True)[1]]
+    calls = -(-sizes // chunk_size)  # a group's calls: its rows, chunk_size at a time
+    return CallFigures(int(calls.sum()), int((calls * parts).sum()), int((sizes * parts).sum()))
 
 
 # A call table's columns, what a reader looks for first; the keys (hashes) last.

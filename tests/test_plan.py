@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from frames import contacts
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
 from smsframe.journal import Journal
-from smsframe.plan import MAX_CHUNK, chunk_calls
+from smsframe.plan import MAX_CHUNK, call_figures, chunk_calls
 from smsframe.simulator import Simulator
 
 CONTACTS = {"prefix": "135", "name": ["n0", "n1", "n2"]}  # frames.contacts: n0, 13500000000, ...
@@ -71,6 +72,37 @@ def test_every_pending_row_is_in_exactly_one_call_of_its_group(messages, chunk):
         assert 1 <= call.recipients <= chunk
         assert {messages[p] for p in call.positions} == {call.message}
         assert list(call.positions) == sorted(call.positions)  # rows keep their order
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "bb", "c"]),  # message
+            st.sampled_from(["pending", "pending", "rejected"]),
+            st.sampled_from([None, "1", "22"]),  # ext
+        ),
+        max_size=200,
+    ),
+    chunk=st.integers(1, 40),
+    some=st.booleans(),
+)
+def test_call_figures_add_up_what_chunk_calls_makes(rows, chunk, some):
+    frame = pd.DataFrame(
+        {
+            "sms_phone": [f"1350000{i:04d}" for i in range(len(rows))],
+            "sms_message": [r[0] for r in rows],
+            "sms_parts": [len(r[0]) for r in rows],  # parts follow the message
+            "sms_status": [r[1] for r in rows],
+            "sms_ext": pd.Series([r[2] for r in rows], dtype=object),
+        }
+    )
+    to_send = np.arange(len(frame)) % 3 != 0 if some else None
+    calls = chunk_calls(frame, chunk, to_send=to_send)
+    figures = call_figures(frame, chunk, to_send=to_send)
+    parts = int(calls["parts"].sum()) if len(calls) else 0
+    cost = int(calls["cost"].sum()) if len(calls) else 0
+    assert (figures.calls, figures.parts, figures.cost) == (len(calls), parts, cost)
 
 
 def test_balance_check(tmp_path):
