@@ -51,7 +51,7 @@ from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.message import render_frame
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import number_keys, refuse_output_columns
-from smsframe.plan import SUMMARY_UNITS, Plan, build, call_figures
+from smsframe.plan import SUMMARY_UNITS, Plan, build, call_figures, summary_html
 
 if TYPE_CHECKING:
     from smsframe.audits import Audit
@@ -89,9 +89,8 @@ class DaskSmsAccessor:
         :func:`smsframe.phones.normalize`); with ``dedupe``, the phone column is read
         once now to find numbers repeated across partitions."""
         frame = self._obj
-        phones.normalize_frame(_checked(frame._meta, phone), phone, phones.check_region(region))
+        meta = phones.normalize_frame(_checked(frame._meta, phone), phone, region)
         duplicates = _Duplicates.found(frame, phone, region) if dedupe else _Duplicates()
-        meta = phones.normalize_frame(frame._meta, phone, region)
         return duplicates.each(frame, meta, _normalize_part, phone, region, dedupe)
 
     @raises_usage_errors_short
@@ -335,6 +334,10 @@ class DaskPlan:
             left += f" and {self.npartitions - ran.parts_done} partitions not started"
         raise_if_stopped(campaign, result, ran.run, ran.stopped, left)
         return result
+
+    def _repr_html_(self) -> str:
+        title = f"smsframe plan on Dask ({self.npartitions} partitions)"
+        return summary_html(title, self.summary(), self.rejected())
 
     def __repr__(self) -> str:
         s = self.summary()

@@ -199,22 +199,23 @@ class Plan:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        s = self.summary()
-        cells = "".join(
-            f"<tr><th>{k}</th><td>{v:,}</td><td>{SUMMARY_UNITS[str(k)]}</td></tr>"
-            for k, v in s.items()
-        )
-        rejected = "".join(
-            f"<tr><th>{escape(str(reason))}</th><td>{n}</td></tr>"
-            for reason, n in self.rejected().items()
-        )
-        extra = (
-            f"<table><caption>rejected by reason</caption>{rejected}</table>" if rejected else ""
-        )
-        warnings = "".join(f"<li>{escape(text)}</li>" for text in self.lint["text"])
-        if warnings:
-            extra += f"<p>check before sending:</p><ul>{warnings}</ul>"
-        return f"<div><strong>smsframe plan</strong><table>{cells}</table>{extra}</div>"
+        return summary_html("smsframe plan", self.summary(), self.rejected(), self.lint["text"])
+
+
+def summary_html(title: str, summary: pd.Series, rejected: pd.Series, warnings=()) -> str:
+    """A plan's figures, rejected rows by reason and warnings, as HTML for a notebook."""
+    cells = "".join(
+        f"<tr><th>{k}</th><td>{v:,}</td><td>{SUMMARY_UNITS[str(k)]}</td></tr>"
+        for k, v in summary.items()
+    )
+    by_reason = "".join(
+        f"<tr><th>{escape(str(reason))}</th><td>{n}</td></tr>" for reason, n in rejected.items()
+    )
+    extra = f"<table><caption>rejected by reason</caption>{by_reason}</table>" if by_reason else ""
+    items = "".join(f"<li>{escape(text)}</li>" for text in warnings)
+    if items:
+        extra += f"<p>check before sending:</p><ul>{items}</ul>"
+    return f"<div><strong>{escape(title)}</strong><table>{cells}</table>{extra}</div>"
 
 
 def build(
