@@ -68,38 +68,73 @@ def test_no_import_cycle():
         visit(name, [])
 
 
+# The modules of an optional extra: ``import smsframe.dask`` needs ``pip install
+# smsframe[dask]``; every other module, only what ``pip install smsframe`` brings.
+EXTRA_MODULES = {"smsframe.dask": "dask"}
+
+
 def test_every_library_the_package_imports_comes_with_its_own_install():
     """What ``pip install smsframe`` brings (its dependencies and theirs, no extras) holds
-    every library a module imports at its top: none only in the test extra."""
+    every library a module imports at its top: none only in the test extra. A module of
+    an extra (:data:`EXTRA_MODULES`) may import what ``pip install smsframe[extra]``
+    brings (the extra's requirements and theirs, with the extras they name), and no
+    more."""
     installed = _closure("smsframe")
+    extras = set(metadata.metadata("smsframe").get_all("Provides-Extra") or [])
+    assert set(EXTRA_MODULES.values()) <= extras, "an extra EXTRA_MODULES names is not declared"
+    found = modules()
+    assert set(EXTRA_MODULES) <= set(found), "a module EXTRA_MODULES names is not in smsframe"
     owners = metadata.packages_distributions()
-    imported = {
-        name.split(".")[0]
-        for imports in modules().values()
-        for name in imports
-        if name.split(".")[0] not in sys.stdlib_module_names | {"smsframe"}
-    }
-    missing = {
-        module
-        for module in imported
-        if not {_normal(owner) for owner in owners.get(module, [module])} & installed
-    }
+    missing = set()
+    for module, imports in found.items():
+        extra = EXTRA_MODULES.get(module)
+        allowed = installed if extra is None else _closure("smsframe", (extra,))
+        for name in imports:
+            top = name.split(".")[0]
+            if top in sys.stdlib_module_names | {"smsframe"}:
+                continue
+            if not {_normal(owner) for owner in owners.get(top, [top])} & allowed:
+                missing.add(f"{module}: {top}" + (f" (not in smsframe[{extra}])" if extra else ""))
     assert not missing, f"imported, but not installed with smsframe: {sorted(missing)}"
 
 
-def _closure(distribution: str) -> set[str]:
-    """``distribution`` and what it requires, recursively, without extras."""
+def test_no_module_of_the_plain_install_imports_a_module_of_an_extra():
+    """``import smsframe`` (or any module of it) works without the extras installed."""
+    users = {
+        name: sorted(i for i in imports if i in EXTRA_MODULES or i.split(".")[0] == "dask")
+        for name, imports in modules().items()
+        if name not in EXTRA_MODULES
+    }
+    assert not {name: found for name, found in users.items() if found}
+
+
+def test_the_closure_of_an_extra_holds_more_than_the_plain_install():
+    """The check of an extra's modules can fail: without the extra, dask is not there."""
+    plain, with_dask = _closure("smsframe"), _closure("smsframe", ("dask",))
+    assert "dask" not in plain and "distributed" not in plain
+    assert {"dask", "distributed", "pandas", "pyarrow", "cloudpickle"} <= with_dask
+    assert plain < with_dask
+    assert "pytest" not in with_dask  # the test extra is not part of it
+
+
+def _closure(distribution: str, extras: tuple[str, ...] = ()) -> set[str]:
+    """``distribution`` (with ``extras``) and what it requires, recursively: each
+    requirement with the extras it names, none else."""
     found: set[str] = set()
-    todo = [distribution]
+    done: set[tuple[str, frozenset[str]]] = set()
+    todo = [(distribution, frozenset(extras))]
     while todo:
-        name = _normal(todo.pop())
-        if name in found:
+        name, wanted = todo.pop()
+        name = _normal(name)
+        if (name, wanted) in done:
             continue
+        done.add((name, wanted))
         found.add(name)
         for line in metadata.requires(name) or []:
             requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                todo.append(requirement.name)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in {"", *wanted}):
+                todo.append((requirement.name, frozenset(requirement.extras)))
     return found
 
 
