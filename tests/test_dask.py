@@ -19,6 +19,7 @@ import sys
 import textwrap
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import cloudpickle
@@ -35,6 +36,7 @@ from truth import assert_true_to_deliveries, delivered_once, when
 
 import smsframe.dask  # noqa: F401 - registers ddf.sms
 from smsframe import CampaignInterrupted, CampaignMismatch, InsufficientBalance, SmsClient
+from smsframe.preflight import NaiveTimeWarning
 from smsframe.simulator import Simulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,13 +153,13 @@ CORPUS_PARTS = 4
 def test_normalize_on_a_cluster_equals_pandas_row_by_row(cluster, corpus):
     ddf = dd.from_pandas(corpus, npartitions=CORPUS_PARTS)
     assert ddf.npartitions == CORPUS_PARTS
-    for dedupe in (True, False):
+    for dedupe in (False, True):
         got = ddf.sms.normalize(dedupe=dedupe).compute()
         want = corpus.sms.normalize(dedupe=dedupe)
         assert_same_rows(got, want)
     # The corpus holds what the comparison is about: duplicates within a partition and
     # across partitions, and rows to send.
-    cross = first_partition(want := corpus.sms.normalize(), partition_of(ddf)) >= 0
+    cross = first_partition(want, partition_of(ddf)) >= 0
     duplicate = want["sms_reason"] == "duplicate"
     assert cross.sum() > 100 and (duplicate & ~cross).sum() > 100
     assert want["sms_reason"].isna().sum() > 1000
@@ -394,6 +396,26 @@ def test_a_rerun_on_a_cluster_with_a_journal_object(cluster, journal):
         assert len(delivered(sim)) == 30 and delivered(sim).max() == 1
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="a schedule time without a time zone is checked per partition, on the "
+    "workers: NaiveTimeWarning is raised there (in a worker's log), never in the "
+    "caller's process as df.sms.plan does",
+)
+def test_a_naive_schedule_time_warns_the_caller_as_pandas_does(cluster):
+    df = contacts(20)
+    at = "2031-01-01 09:00"
+    with warnings.catch_warnings(record=True) as pandas_warned:
+        warnings.simplefilter("always")
+        df.sms.plan("hi", at=at)
+    if not any(issubclass(w.category, NaiveTimeWarning) for w in pandas_warned):
+        pytest.skip("this machine's clock is China's: no warning to give")
+    with pytest.warns(NaiveTimeWarning, match="no time zone"):
+        plan = dd.from_pandas(df, chunksize=5).sms.plan("hi", at=at)
+        plan.summary()
+        plan.rows.compute()
+
+
 # -- 4. SIGKILL, then the same campaign again ---------------------------------------
 CRASH = textwrap.dedent(
     """
@@ -484,18 +506,23 @@ def test_no_task_graph_holds_the_password(cluster, tmp_path, monkeypatch):
         client = client_of(sim)
         seen = graphs_of(monkeypatch)
         ddf = dd.from_pandas(campaign_frame(), chunksize=15)
-        plan = ddf.sms.plan(MESSAGE)
-        plan.summary()
-        during_plan = len(seen)
-        out = plan.send(client, campaign="c", journal=url(tmp_path), **SEND)
-        during_send = len(seen) - during_plan
+        phases = {}
+        plan = ddf.sms.plan(MESSAGE)  # the numbers met, partition by partition
+        phases["plan"] = len(seen)
+        plan.summary()  # the figures
+        phases["summary"] = len(seen) - sum(phases.values())
+        out = plan.send(client, campaign="c", journal=url(tmp_path), **SEND)  # partitions
+        phases["send"] = len(seen) - sum(phases.values())
+        again = plan.send(client, campaign="c", journal=url(tmp_path), **SEND)
+        phases["re-run"] = len(seen) - sum(phases.values())  # what is left: its figures
         out.sms.audit()
-        assert during_plan >= 2 and during_send >= 2  # numbers met; figures; partitions
-        for collection in seen:
+        phases["audit"] = len(seen) - sum(phases.values())
+        assert min(phases.values()) >= 1, phases
+        for collection in [*seen, plan.rows, out, again]:
             assert secret not in pickled(collection)
 
         # the check can fail: a graph holding the client cannot be pickled (SmsClient
-        # refuses), and one holding the password shows it
+        # refuses: the test would fail with TypeError), one holding the password shows it
         with pytest.raises(TypeError, match="password"):
             pickled(dask.delayed(lambda c: c.account_id)(client))
         assert secret in pickled(dask.delayed(len)(PASSWORD))
