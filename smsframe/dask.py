@@ -46,7 +46,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from smsframe import hygiene, phones
+from smsframe import hygiene, phones, preflight
 from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.message import render_frame
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
@@ -131,6 +131,10 @@ class DaskSmsAccessor:
         )
         frame = self._obj
         meta = build(_checked(frame._meta, phone), message, options).rows
+        if at is not None:  # a naive time warns here, in the caller's process, as pandas does
+            column = isinstance(at, str) and at in frame.columns
+            sample = frame[[at]].head(1000, npartitions=1) if column else pd.DataFrame(index=[0])
+            preflight.schedule_column(sample, at, margin=options.margin)
         duplicates = _Duplicates.found(frame, phone, options.region)
         rows = duplicates.each(frame, meta, _plan_part, message, options)
         return DaskPlan(rows, message, options, meta, duplicates.count)
@@ -555,9 +559,11 @@ class _Sink:
                 known += [c for c in dtype.categories if c not in known]
         if self.to is None:
             self.parts.append(rows)
-        else:
-            self.files.append(self.to / f"part.{number:05d}.parquet")
-            rows.to_parquet(self.files[-1])
+        else:  # whole or not at all: a Ctrl-C while writing leaves no half file
+            path = self.to / f"part.{number:05d}.parquet"
+            rows.to_parquet(path.with_name(path.name + ".tmp"))
+            os.replace(path.with_name(path.name + ".tmp"), path)
+            self.files.append(path)
 
     def frame(self, meta: pd.DataFrame) -> dd.DataFrame:
         dtypes = {c: pd.CategoricalDtype(known) for c, known in self.categories.items()}
@@ -569,7 +575,7 @@ class _Sink:
         return dd.from_delayed(parts, meta=self.parts[0].iloc[:0].astype(dtypes))
 
 
-_PART = re.compile(r"part\.\d{5}\.parquet")
+_PART = re.compile(r"part\.\d{5}\.parquet(\.tmp)?")
 
 
 def _checked(meta: pd.DataFrame, phone: str) -> pd.DataFrame:

@@ -126,7 +126,7 @@ def _run_parts(
     ran = Ran(run, Stopped(), 0, 0)
     bar = ProgressBar(ahead.recipients, campaign, options.progress)
     try:
-        for number, rows in _interruptible(parts(), run, ran):
+        for number, rows in enumerate(parts()):
             plan = Plan(rows, meta.template, meta.options)
             if options.schedule_if_quiet:
                 plan = hygiene.scheduled_when_quiet(plan, now)
@@ -137,6 +137,9 @@ def _run_parts(
             ran.skipped += int((result["sms_status"] == "skipped").sum())
             if ran.stopped.interrupted or run.stop.is_set():
                 break
+    except KeyboardInterrupt:  # between calls (run_calls stops those in flight itself)
+        run.halt("interrupted", "interrupted by the user")
+        ran.stopped = Stopped(interrupted=True, abandoned=ran.stopped.abandoned)
     except JournalError as error:
         run.halt("journal_unavailable", f"the campaign stopped: {error}", error)
         run.error = run.error or error
@@ -179,20 +182,3 @@ def _send_part(
     records, run.records = run.records, {}
     now = recipients_of(pd.DataFrame([records[i] for i in sorted(records)])) if records else None
     return _result(plan, now, to_send, run, keys, earlier=recorded)
-
-
-def _interruptible(parts: Iterator[pd.DataFrame], run: Run, ran: Ran):
-    """``(number, rows)`` of each part; Ctrl-C while a part is being computed (no call in
-    flight then) stops the campaign as Ctrl-C during its calls does."""
-    number = 0
-    while True:
-        try:
-            rows = next(parts)
-        except StopIteration:
-            return
-        except KeyboardInterrupt:
-            run.halt("interrupted", "interrupted by the user")
-            ran.stopped = Stopped(interrupted=True)
-            return
-        yield number, rows
-        number += 1
