@@ -36,6 +36,7 @@ from truth import assert_true_to_deliveries, delivered_once, when
 
 import smsframe.dask  # noqa: F401 - registers ddf.sms
 from smsframe import CampaignInterrupted, CampaignMismatch, InsufficientBalance, SmsClient
+from smsframe.journal import Journal
 from smsframe.preflight import NaiveTimeWarning
 from smsframe.simulator import Simulator
 
@@ -336,6 +337,28 @@ def test_send_on_a_cluster_equals_pandas_and_delivers_each_number_once(cluster, 
             plain(pd.concat(pd.read_parquet(folder / name) for name in files)[OUTCOME]),
             plain(from_files[OUTCOME]),
         )
+        # a re-run writes the same folder again (nothing sent); other files are refused
+        requests = sim.requests["SendMessage"]
+        rewritten = ddf.sms.send(
+            client_of(sim, PARQUET_ACCOUNT),
+            MESSAGE,
+            journal=url(tmp_path, "q"),
+            to=folder,
+            **options,
+        )
+        assert sorted(p.name for p in folder.iterdir()) == files
+        assert_same_rows(rewritten.compute(), from_files, [*OUTCOME, "sms_batch_id"])
+        assert sim.requests["SendMessage"] == requests
+        (folder / "notes.txt").write_text("mine")
+        with pytest.raises(ValueError, match=r"notes\.txt"):
+            ddf.sms.send(
+                client_of(sim, PARQUET_ACCOUNT),
+                MESSAGE,
+                journal=url(tmp_path, "q"),
+                to=folder,
+                **options,
+            )
+        assert (folder / "notes.txt").read_text() == "mine"
 
 
 def test_insufficient_balance_raises_before_anything_is_delivered(cluster, tmp_path):
@@ -476,8 +499,15 @@ def test_sigkill_midway_then_the_same_campaign_from_dask_never_delivers_twice(cl
     assert set(status) <= {"sent", "unknown"}
     assert out.loc[status == "sent", "sms_phone"].isin(numbers).all()
     assert (status == "unknown").sum() <= 4 * 25  # the calls in flight at the kill
-    assert len(numbers) + (status == "unknown").sum() >= CRASH_ROWS
+    assert (status[~out["sms_phone"].isin(numbers)] == "unknown").all()  # none left unsent
     assert len(numbers) > at_crash  # the re-run sent the rest
+    # the journal agrees with the frame, read from another connection
+    recorded = Journal(journal)
+    try:
+        calls = recorded.campaign("crash").set_index("phone")["status"]
+    finally:
+        recorded.close()
+    assert calls.loc[out["sms_phone"]].astype(str).tolist() == status.tolist()
 
 
 # -- 5. no password in any task graph ------------------------------------------------
