@@ -137,7 +137,7 @@ def messy_phones(n: int, seed: int) -> list[str | None]:
 
 @pytest.fixture(scope="module")
 def corpus() -> pd.DataFrame:
-    phones = messy_phones(6000, seed=3)
+    phones = messy_phones(5000, seed=3)
     return pd.DataFrame(
         {
             "name": [f"客户{i}" for i in range(len(phones))],
