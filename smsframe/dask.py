@@ -332,6 +332,8 @@ class DaskPlan:
             options=options,
             balance=balance,
         )
+        if ran.parts_done == self.npartitions:
+            sink.finish()
         result = sink.frame(self.meta)
         left = f"{ran.skipped} rows not sent"
         if ran.parts_done < self.npartitions:
@@ -564,6 +566,14 @@ class _Sink:
             rows.to_parquet(path.with_name(path.name + ".tmp"))
             os.replace(path.with_name(path.name + ".tmp"), path)
             self.files.append(path)
+
+    def finish(self) -> None:
+        """Every partition written: part files of an earlier run with more partitions go
+        (the folder then holds this run's rows, all of them)."""
+        if self.to is not None:
+            for stale in set(self.to.iterdir()) - set(self.files):
+                if _PART.fullmatch(stale.name):
+                    stale.unlink()
 
     def frame(self, meta: pd.DataFrame) -> dd.DataFrame:
         dtypes = {c: pd.CategoricalDtype(known) for c, known in self.categories.items()}
