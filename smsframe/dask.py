@@ -51,7 +51,16 @@ from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.message import render_frame
 from smsframe.options import DEFAULT_MARGIN, PlanOptions, RunOptions
 from smsframe.outcomes import number_keys, refuse_output_columns
-from smsframe.plan import SUMMARY_UNITS, Plan, build, call_figures, summary_html
+from smsframe.phones._scan import one_thread
+from smsframe.plan import (
+    SUMMARY_UNITS,
+    Plan,
+    build,
+    call_figures,
+    content_sizes,
+    figures_of_groups,
+    summary_html,
+)
 
 if TYPE_CHECKING:
     from smsframe.audits import Audit
@@ -135,9 +144,9 @@ class DaskSmsAccessor:
             column = isinstance(at, str) and at in frame.columns
             sample = frame[[at]].head(1000, npartitions=1) if column else pd.DataFrame(index=[0])
             preflight.schedule_column(sample, at, margin=options.margin)
-        duplicates = _Duplicates.found(frame, phone, options.region)
+        duplicates, figures = _planned(frame, message, options)
         rows = duplicates.each(frame, meta, _plan_part, message, options)
-        return DaskPlan(rows, message, options, meta, duplicates.count)
+        return DaskPlan(rows, message, options, meta, duplicates.count, figures)
 
     @raises_usage_errors_short
     def send(
@@ -371,22 +380,20 @@ class _Duplicates:
     @classmethod
     def found(cls, frame: dd.DataFrame, phone: str, region: str) -> _Duplicates:
         """Read ``frame``'s phone column partition by partition, in order."""
-        numbers = frame[[phone]].to_delayed()
-        width = np.int16 if len(numbers) < 2**15 else np.int32
-        seen = np.zeros(0, dtype=np.int64)  # sorted: every number met so far ...
-        first = np.zeros(0, dtype=width)  # ... and the partition it was first met in
-        parts = {}
-        tasks = [dask.delayed(_sendable_keys)(part, phone, region) for part in numbers]
+        tasks = [
+            dask.delayed(_sendable_keys)(part, phone, region)
+            for part in frame[[phone]].to_delayed()
+        ]
+        seen, duplicates = _Seen(len(tasks)), cls()
         for number, keys in enumerate(_in_order(tasks)):
-            at = np.searchsorted(seen, keys)
-            met = at < len(seen)
-            met[met] = seen[at[met]] == keys[met]
-            if met.any():
-                parts[number] = (keys[met], first[at[met]])
-            new = ~met
-            seen = np.insert(seen, at[new], keys[new])
-            first = np.insert(first, at[new], np.array(number, dtype=width))
-        return cls(parts)
+            duplicates.add(number, keys, seen.meet(keys, number))
+        return duplicates
+
+    def add(self, number: int, keys: np.ndarray, met: tuple[np.ndarray, np.ndarray]) -> None:
+        """Partition ``number``'s sorted ``keys``, and which of them were ``met`` before
+        (and where first)."""
+        if met[0].any():
+            self.parts[number] = (keys[met[0]], met[1])
 
     def each(self, frame: dd.DataFrame, meta: pd.DataFrame, function, *args: Any) -> dd.DataFrame:
         """Lazily, ``function(partition, *args, its duplicates, its number)`` per partition
@@ -398,8 +405,49 @@ class _Duplicates:
         return dd.from_delayed(parts, meta=meta, divisions=frame.divisions, verify_meta=False)
 
 
+class _Seen:
+    """Every number met so far (keys) and the partition it was first met in, as sorted
+    runs merged two by two as they grow (a binary counter): each number is copied a
+    few times in all, not once per partition."""
+
+    def __init__(self, partitions: int) -> None:
+        self.width = np.int16 if partitions < 2**15 else np.int32
+        self.runs: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def meet(self, keys: np.ndarray, number: int) -> tuple[np.ndarray, np.ndarray]:
+        """Which of partition ``number``'s sorted, distinct ``keys`` were met before, and
+        the partition each of those was first met in; the others are met now."""
+        met = np.zeros(len(keys), dtype=bool)
+        first = np.zeros(len(keys), dtype=self.width)
+        for run, firsts in self.runs:
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)  # runs are not empty
+            here = run[at] == keys
+            met |= here
+            first[here] = firsts[at[here]]
+        new = keys[~met]
+        if len(new):
+            self.runs.append((new, np.full(len(new), number, dtype=self.width)))
+        while len(self.runs) > 1 and len(self.runs[-2][0]) <= 2 * len(self.runs[-1][0]):
+            later = self.runs.pop()
+            self.runs[-1] = _merged(self.runs[-1], later)
+        return met, first[met]
+
+
+def _merged(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]):
+    """Two sorted runs of distinct keys (with their values) as one."""
+    keys = np.empty(len(a[0]) + len(b[0]), dtype=a[0].dtype)
+    values = np.empty(len(keys), dtype=a[1].dtype)
+    into = np.searchsorted(a[0], b[0]) + np.arange(len(b[0]))  # where b's keys go
+    mine = np.ones(len(keys), dtype=bool)
+    mine[into] = False
+    keys[into], values[into] = b
+    keys[mine], values[mine] = a
+    return keys, values
+
+
 def _sendable_keys(part: pd.DataFrame, phone: str, region: str) -> np.ndarray:
-    return phones.sendable_keys(part[phone], region)
+    with one_thread():
+        return phones.sendable_keys(part[phone], region)
 
 
 def _cross_duplicate_rows(rows: pd.DataFrame, duplicates: tuple[np.ndarray, np.ndarray] | None):
@@ -431,6 +479,70 @@ def _normalize_part(
     return rows
 
 
+def _planned(frame: dd.DataFrame, message: str, options: PlanOptions):
+    """``(duplicates, figures)``: every partition planned once, in order; the numbers
+    an earlier partition sends found, and the plan's figures with their rows rejected."""
+    tasks = [dask.delayed(_part_plan)(part, message, options) for part in frame.to_delayed()]
+    seen, duplicates, figures = _Seen(len(tasks)), _Duplicates(), []
+    for number, part in enumerate(_in_order(tasks)):
+        met = seen.meet(part.keys, number)
+        duplicates.add(number, part.keys, met)
+        figures.append(part.without(met[0], options.chunk_size))
+    return duplicates, _total(figures)
+
+
+@dataclass
+class _PartPlan:
+    """One partition's plan, as its worker sends it back: its figures, and per number
+    it sends (``keys``, sorted) what rejecting that number's row as a duplicate of an
+    earlier partition's would change."""
+
+    figures: pd.Series
+    keys: np.ndarray
+    reason: np.ndarray  # per key, its row's reason (codes of ``reasons``; -1: pending)
+    reasons: list[str]
+    group: np.ndarray  # per key, its row's group of rows sending one content (-1: none)
+    sizes: np.ndarray  # per group, its rows to send ...
+    parts: np.ndarray  # ... and the parts of its message
+
+    def without(self, met: np.ndarray, chunk_size: int) -> pd.Series:
+        """The figures once the rows of the keys ``met`` are rejected as duplicates."""
+        if not met.any():
+            return self.figures
+        figures = self.figures.copy()
+        pending = self.group[met] >= 0
+        gone = np.unique(self.reason[met][~pending], return_counts=True)
+        for code, count in zip(*gone, strict=True):
+            figures[f"rejected:{self.reasons[code]}"] -= count  # now a duplicate
+        figures["recipients"] -= int(pending.sum())
+        figures["rejected"] += int(pending.sum())
+        figures["rejected:duplicate"] = figures.get("rejected:duplicate", 0) + int(met.sum())
+        left = self.sizes - np.bincount(self.group[met][pending], minlength=len(self.sizes))
+        calls = figures_of_groups(left, self.parts, chunk_size)
+        figures["calls"], figures["parts"], figures["cost"] = calls.calls, calls.parts, calls.cost
+        return figures
+
+
+def _part_plan(part: pd.DataFrame, message: str, options: PlanOptions) -> _PartPlan:
+    with one_thread():
+        rows = build(part, message, options).rows
+    reason = pd.Categorical(rows["sms_reason"])
+    # the numbers this partition sends: each row that has one, but its repeats here
+    own = rows["sms_phone"].notna().to_numpy() & (reason != "duplicate")
+    keys = number_keys(rows["sms_phone"][own])
+    order = np.argsort(keys, kind="stable")
+    group, sizes, parts = content_sizes(rows)
+    return _PartPlan(
+        _part_figures(rows, message, options, None),
+        keys[order],
+        reason.codes[own][order],
+        list(reason.categories),
+        group[own][order],
+        sizes,
+        parts,
+    )
+
+
 def _plan_part(
     part: pd.DataFrame,
     message: str,
@@ -438,7 +550,8 @@ def _plan_part(
     duplicates: tuple[np.ndarray, np.ndarray] | None,
     number: int,
 ) -> pd.DataFrame:
-    rows = build(part, message, options).rows
+    with one_thread():
+        rows = build(part, message, options).rows
     found = _cross_duplicate_rows(rows, duplicates)
     if found is None:
         return rows

@@ -411,15 +411,31 @@ def call_figures(
     >>> call_figures(rows, chunk_size=1)
     CallFigures(calls=3, parts=5, cost=5)
     """
+    _, sizes, parts = content_sizes(rows, to_send)
+    return figures_of_groups(sizes, parts, chunk_size)
+
+
+def content_sizes(
+    rows: pd.DataFrame, to_send: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(group, sizes, parts)``: per row to send (``to_send``, default the pending
+    rows), its group of rows sending the same content (-1: not to send); per group, its
+    rows and the parts of its message."""
     if to_send is None:
         to_send = (rows["sms_status"] == "pending").to_numpy()
+    group = np.full(len(rows), -1, dtype=np.int64)
     pending = np.flatnonzero(to_send)
     if len(pending) == 0:
-        return CallFigures(0, 0, 0)
+        return group, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     selected = rows[[c for c in ("sms_parts", *CONTENT) if c in rows.columns]].iloc[pending]
-    groups = content_groups(selected)[0]
-    sizes = np.bincount(groups)
-    parts = selected["sms_parts"].to_numpy()[np.unique(groups, return_index=True)[1]]
+    group[pending] = content_groups(selected)[0]
+    firsts = np.unique(group[pending], return_index=True)[1]
+    parts = selected["sms_parts"].to_numpy(dtype=np.int64)[firsts]
+    return group, np.bincount(group[pending]), parts
+
+
+def figures_of_groups(sizes: np.ndarray, parts: np.ndarray, chunk_size: int) -> CallFigures:
+    """The calls, parts and cost of groups of ``sizes`` rows, each sending ``parts``."""
     calls = -(-sizes // chunk_size)  # a group's calls: its rows, chunk_size at a time
     return CallFigures(int(calls.sum()), int((calls * parts).sum()), int((sizes * parts).sum()))
 

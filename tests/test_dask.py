@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from frames import contacts
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_phones import messy_corpus
 from truth import assert_true_to_deliveries, delivered_once, when
 
@@ -195,6 +197,27 @@ def test_plan_on_a_cluster_equals_pandas_row_by_row(cluster, corpus):
     assert plan.cross_duplicates == len(
         set(zip(parts[cross], want["sms_phone"][cross], strict=True))
     )
+
+
+def test_the_plans_figures_from_its_one_pass_are_those_of_its_rows(cluster, corpus):
+    """plan() counts each partition before the duplicates across partitions are known,
+    then takes their rows out of its figures: the same as counting the final rows."""
+    from smsframe.dask import _figures
+
+    frame = corpus.assign(name=corpus["name"].where(corpus.index % 11 != 0))  # no name: some
+    for message, chunk in (("双十一优惠，回T退订", 7), ("{name}您好", 3)):
+        ddf = dd.from_pandas(frame, npartitions=CORPUS_PARTS)
+        plan = ddf.sms.plan(message, chunk_size=chunk)
+        recounted = _figures(plan.rows, plan.template, plan.options)
+        assert plan.summary().to_dict() == recounted[list(plan.summary().index)].to_dict()
+        assert plan.rejected().to_dict() == {
+            k.split(":", 1)[1]: v for k, v in recounted.items() if k.startswith("rejected:") and v
+        }
+        want = frame.sms.plan(message, chunk_size=chunk)
+        units = ["rows", "recipients", "rejected", "cost"]
+        assert plan.summary()[units].tolist() == want.summary()[units].tolist()
+        assert plan.rejected().to_dict() == want.rejected().to_dict()
+        assert "template_missing" in plan.rejected() or message.find("{") < 0
 
 
 # -- 2. a number in partitions 0 and 2 ------------------------------------------------
@@ -743,3 +766,19 @@ def test_importing_smsframe_does_not_import_dask():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True True"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 60), max_size=25), max_size=30))
+def test_the_numbers_met_are_remembered_with_where_first_met(partitions):
+    """_Seen (sorted runs merged as they grow) answers as a dict of every number met."""
+    from smsframe.dask import _Seen
+
+    seen, first_met = _Seen(len(partitions)), {}
+    for number, values in enumerate(partitions):
+        keys = np.unique(np.array(values, dtype=np.int64))
+        met, first = seen.meet(keys, number)
+        assert keys[met].tolist() == [k for k in keys.tolist() if k in first_met]
+        assert first.tolist() == [first_met[k] for k in keys[met].tolist()]
+        for key in keys.tolist():
+            first_met.setdefault(key, number)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pandas as pd
@@ -38,6 +41,18 @@ _STRICT = False  # tests set it: a fast-path exception then propagates
 
 _BATCH = 1 << 17  # values per vectorised batch (bounds the working memory)
 _THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+_SCAN_THREADS: ContextVar[int] = ContextVar("smsframe_scan_threads", default=_THREADS)
+
+
+@contextmanager
+def one_thread() -> Iterator[None]:
+    """Scan on the calling thread alone, where the caller already keeps every core busy
+    (a Dask worker): more threads than cores only cost switching."""
+    token = _SCAN_THREADS.set(1)
+    try:
+        yield
+    finally:
+        _SCAN_THREADS.reset(token)
 
 
 class _Scan:
@@ -89,11 +104,12 @@ def _scan(
             scan.reason[batch], scan.key[batch], scan.canonical[batch] = _UNDECIDED, -1, False
 
     starts = range(0, len(rows), batch_size)
-    if len(starts) < 2 or _THREADS < 2:
+    threads = _SCAN_THREADS.get()
+    if len(starts) < 2 or threads < 2:
         for first in starts:
             work(first)
     else:
-        with ThreadPoolExecutor(min(_THREADS, len(starts))) as pool:
+        with ThreadPoolExecutor(min(threads, len(starts))) as pool:
             list(pool.map(work, starts))  # re-raises a worker's exception
     return scan
 
