@@ -130,7 +130,7 @@ def _run_parts(
             plan = Plan(rows, meta.template, meta.options)
             if options.schedule_if_quiet:
                 plan = hygiene.scheduled_when_quiet(plan, now)
-            result = _send_part(plan, run, ran, bar, recorded, options)
+            result = _send_part(plan, run, ran, bar, recorded, options, content)
             journal.record_unsent(campaign, _unsent(result, meta.phone), replace=number == 0)
             sink(number, result)
             ran.parts_done += 1
@@ -160,6 +160,7 @@ def _send_part(
     bar: ProgressBar,
     recorded: Recipients | None,
     options: RunOptions,
+    content: Content,
 ) -> pd.DataFrame:
     """One part: the journal's rules applied, what is left of it sent, its outcomes."""
     journal, campaign = run.journal, run.campaign
@@ -167,7 +168,7 @@ def _send_part(
     rows = plan.rows
     keys = number_keys(rows["sms_phone"])
     if not options.extend:  # the preflight pass checked it; the data may have changed since
-        binding.check(campaign, None, Content(0, plan.kind, plan.template), plan, recorded, keys)
+        binding.check(campaign, None, content, plan, recorded, keys)
     to_send = _needs_call(rows, recorded, options.resend_unknown, keys)
     if run.stop.is_set():
         to_send[:] = False
