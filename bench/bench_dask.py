@@ -166,11 +166,14 @@ class TreePeak:
 
 def _role(process: psutil.Process) -> str:
     """What a descendant is: a Dask worker (the nannies and the scheduler of a
-    LocalCluster run in this process; each worker in a spawned child) or a helper."""
+    LocalCluster run in this process; each worker in a spawned child), the simulator or
+    a helper."""
     try:
         cmdline = " ".join(process.cmdline())
     except psutil.Error:
         return "other"
+    if "simulator serve" in cmdline:
+        return "simulator"
     if "resource_tracker" in cmdline or "forkserver" in cmdline:
         return "helpers"
     if "multiprocessing" in cmdline and "spawn" in cmdline:
@@ -408,6 +411,7 @@ def send_dask(args: argparse.Namespace, paths: list[Path], directory: Path) -> f
         client = SmsClient(wsdl, *ACCOUNT, pool_size=WORKERS)
         client.login()
         with TreePeak(exclude=(sim_pid,)) as peak:
+            cpu0 = tree_cpu()
             started = time.perf_counter()
             out = dd.read_parquet([str(p) for p in paths]).sms.send(
                 client,
@@ -420,6 +424,7 @@ def send_dask(args: argparse.Namespace, paths: list[Path], directory: Path) -> f
                 to=directory / "out-dask",
             )
             elapsed = time.perf_counter() - started
+            cpu = describe_cpu(cpu_used(cpu0, tree_cpu()))
         status = statuses(out)
         delivered = sim_query(db, DELIVERED)
     size = journal_bytes(directory, "journal-dask")
@@ -432,6 +437,7 @@ def send_dask(args: argparse.Namespace, paths: list[Path], directory: Path) -> f
         f"   dask: peak memory of the process tree (simulator apart): {peak.describe()}; "
         f"with the simulator {peak.peak_all / GiB:.2f} GiB"
     )
+    print(f"   dask: {cpu}")
     print(f"   dask: journal {size / MiB:,.1f} MiB = {size / n:.1f} bytes a recipient", flush=True)
     return elapsed
 
@@ -443,6 +449,7 @@ def send_pandas(args: argparse.Namespace, paths: list[Path], directory: Path) ->
         client = SmsClient(wsdl, *ACCOUNT, pool_size=WORKERS)
         client.login()
         with TreePeak(exclude=(sim_pid,)) as peak:
+            cpu0 = tree_cpu()
             started = time.perf_counter()
             result = frame.sms.send(
                 client,
@@ -454,6 +461,7 @@ def send_pandas(args: argparse.Namespace, paths: list[Path], directory: Path) ->
                 progress=False,
             )
             elapsed = time.perf_counter() - started
+            cpu = describe_cpu(cpu_used(cpu0, tree_cpu()))
         status = result["sms_status"].astype(str).value_counts().to_dict()
         del result, frame
         delivered = sim_query(db, DELIVERED)
@@ -467,6 +475,7 @@ def send_pandas(args: argparse.Namespace, paths: list[Path], directory: Path) ->
         f"   pandas: peak memory of this process (its input frame included; simulator "
         f"apart): {peak.describe()}"
     )
+    print(f"   pandas: {cpu}")
     print(
         f"   pandas: journal {size / MiB:,.1f} MiB = {size / n:.1f} bytes a recipient", flush=True
     )

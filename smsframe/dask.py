@@ -16,12 +16,15 @@ How the work is split
     column once, partition by partition, and keeps a sorted array of the numbers met
     (8 bytes a number), so that each partition knows its numbers met before.
 
-    Sending happens in this process: partitions are computed a few at a time, in
-    order, and each goes through one campaign (one lease, one journal, one progress
-    bar; :mod:`smsframe.partitions`), so that memory holds a few partitions, not the
-    data. Before any call, a pass over every partition checks the campaign's content
-    and the cost of what is left against the balance. Nothing sent to workers holds a
-    client, a journal or a password: they get rows, options and numbers.
+    Sending happens in this process: partitions come a few at a time, in order, and
+    each goes through one campaign (one lease, one journal, one progress bar;
+    :mod:`smsframe.partitions`), so that memory holds a few partitions, not the data.
+    Before any call, a pass over every partition checks the campaign's content and the
+    cost of what is left against the balance. ``ddf.sms.send``/``schedule`` plan each
+    partition once: that pass keeps the rows it makes in a temporary folder of this
+    process, read back as they are sent (``DaskPlan.send`` computes its lazy rows
+    again). Nothing sent to workers holds a client, a journal or a password: they get
+    rows, options and numbers.
 
 What differs from pandas
     A group of rows with the same content is chunked into calls per partition (a
@@ -33,9 +36,12 @@ What differs from pandas
 from __future__ import annotations
 
 import os
+import pickle
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -64,7 +70,7 @@ from smsframe.plan import (
 
 if TYPE_CHECKING:
     from smsframe.audits import Audit
-    from smsframe.client import SmsClient
+    from smsframe.client import Balance, SmsClient
     from smsframe.journal import Content, Journal
     from smsframe.outcomes import Recipients
 
@@ -138,15 +144,20 @@ class DaskSmsAccessor:
         options = PlanOptions(
             phone, region, chunk_size, keywords, ext, at, margin, cap, quiet_hours
         )
-        frame = self._obj
-        meta = build(_checked(frame._meta, phone), message, options).rows
+        return self._plan(message, options)
+
+    def _plan(self, message: str, options: PlanOptions, spill: _Spill | None = None) -> DaskPlan:
+        """The plan; with ``spill``, its rows are also kept there as its pass makes them
+        (a campaign about to send them then does not plan them again)."""
+        frame, at = self._obj, options.at
+        meta = build(_checked(frame._meta, options.phone), message, options).rows
         if at is not None:  # a naive time warns here, in the caller's process, as pandas does
             column = isinstance(at, str) and at in frame.columns
             sample = frame[[at]].head(1000, npartitions=1) if column else pd.DataFrame(index=[0])
             preflight.schedule_column(sample, at, margin=options.margin)
-        duplicates, figures = _planned(frame, message, options)
+        duplicates, figures = _planned(frame, message, options, spill)
         rows = duplicates.each(frame, meta, _plan_part, message, options)
-        return DaskPlan(rows, message, options, meta, duplicates.count, figures)
+        return DaskPlan(rows, message, options, meta, duplicates.count, figures, spill)
 
     @raises_usage_errors_short
     def send(
@@ -171,28 +182,16 @@ class DaskSmsAccessor:
         to: str | Path | None = None,
     ) -> dd.DataFrame:
         """Send ``message`` to every row, exactly once: see ``df.sms.send`` and
-        :meth:`DaskPlan.send` (``to``: a folder to write the outcomes to, as Parquet)."""
-        plan = self.plan(
-            message,
-            phone=phone,
-            region=region,
-            chunk_size=chunk_size,
-            keywords=keywords,
-            ext=ext,
-            cap=cap,
-            quiet_hours=quiet_hours,
+        :meth:`DaskPlan.send` (``to``: a folder to write the outcomes to, as Parquet).
+
+        The pass that plans every partition before any call keeps their rows in a
+        temporary folder of this process (``tempfile.gettempdir()``), which the campaign
+        reads back as it sends them, then removes."""
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, ext, None, DEFAULT_MARGIN, cap, quiet_hours
         )
-        return plan.send(
-            client,
-            campaign=campaign,
-            journal=journal,
-            workers=workers,
-            progress=progress,
-            resend_unknown=resend_unknown,
-            extend=extend,
-            schedule_if_quiet=schedule_if_quiet,
-            to=to,
-        )
+        run = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
+        return self._campaign(client, message, options, campaign, run, to)
 
     @raises_usage_errors_short
     def schedule(
@@ -217,27 +216,28 @@ class DaskSmsAccessor:
         to: str | Path | None = None,
     ) -> dd.DataFrame:
         """Schedule ``message`` for ``at``: see ``df.sms.schedule`` and :meth:`send`."""
-        plan = self.plan(
-            message,
-            phone=phone,
-            region=region,
-            chunk_size=chunk_size,
-            keywords=keywords,
-            at=at,
-            margin=margin,
-            cap=cap,
-            quiet_hours=quiet_hours,
+        options = PlanOptions(
+            phone, region, chunk_size, keywords, None, at, margin, cap, quiet_hours
         )
-        return plan.send(
-            client,
-            campaign=campaign,
-            journal=journal,
-            workers=workers,
-            progress=progress,
-            resend_unknown=resend_unknown,
-            extend=extend,
-            to=to,
-        )
+        run = RunOptions(journal, workers, progress, resend_unknown, extend)
+        return self._campaign(client, message, options, campaign, run, to)
+
+    def _campaign(
+        self,
+        client: SmsClient,
+        message: str,
+        options: PlanOptions,
+        campaign: str,
+        run: RunOptions,
+        to: str | Path | None,
+    ) -> dd.DataFrame:
+        from smsframe.campaign import balance_soon, check_name
+
+        check_name(campaign)
+        balance = balance_soon(client)  # its round trip overlaps the plan's pass
+        with _Spill() as spill:
+            plan = self._plan(message, options, spill)
+            return plan._send(client, campaign, run, to, balance)
 
     @raises_usage_errors_short
     def audit(self, by: str | list[str] | None = None, **options: Any) -> Audit:
@@ -263,6 +263,7 @@ class DaskPlan:
     meta: pd.DataFrame  # the rows' columns, no rows
     cross_duplicates: int = 0  # rows whose number an earlier partition has
     _figures: pd.Series | None = field(default=None, repr=False)
+    _spill: _Spill | None = field(default=None, repr=False)  # ``rows``, computed
 
     def summary(self) -> pd.Series:
         """Rows, recipients, rejected rows, calls, parts and cost (:data:`SUMMARY_UNITS`),
@@ -312,12 +313,22 @@ class DaskPlan:
         back lazily. Raises as ``df.sms.send``; a campaign that stops midway raises with
         the partitions done so far on ``error.result``.
         """
+        options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
+        return self._send(client, campaign, options, to)
+
+    def _send(
+        self,
+        client: SmsClient,
+        campaign: str,
+        options: RunOptions,
+        to: str | Path | None,
+        balance: Future[Balance] | None = None,
+    ) -> dd.DataFrame:
         from smsframe.campaign import balance_soon, check_name, raise_if_stopped
         from smsframe.partitions import Ahead, execute_parts
 
         check_name(campaign)
-        balance = balance_soon(client)
-        options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
+        balance = balance or balance_soon(client)
         sink = _Sink(Path(to) if to is not None else None)
         plan = (self.rows, self.template, self.options)
 
@@ -327,13 +338,14 @@ class DaskPlan:
                     self._figures = _figures(*plan)
                 figures = self._figures
             else:
-                left = _Left(campaign, content, recorded, resend_unknown, extend)
+                left = _Left(campaign, content, recorded, options.resend_unknown, options.extend)
                 figures = _figures(*plan, left)
             return Ahead(int(figures["recipients"]), int(figures["cost"]))
 
+        spill = self._spill
         ran = execute_parts(
             Plan(self.meta, self.template, self.options),
-            lambda: _in_order(self.rows.to_delayed()),
+            spill.read if spill is not None else lambda: _in_order(self.rows.to_delayed()),
             sink.add,
             client,
             campaign=campaign,
@@ -479,15 +491,22 @@ def _normalize_part(
     return rows
 
 
-def _planned(frame: dd.DataFrame, message: str, options: PlanOptions):
+def _planned(frame: dd.DataFrame, message: str, options: PlanOptions, spill: _Spill | None):
     """``(duplicates, figures)``: every partition planned once, in order; the numbers
-    an earlier partition sends found, and the plan's figures with their rows rejected."""
-    tasks = [dask.delayed(_part_plan)(part, message, options) for part in frame.to_delayed()]
+    an earlier partition sends found, and the plan's figures with their rows rejected.
+    With ``spill``, each partition's rows (as :func:`_plan_part` makes them) kept there."""
+    keep = spill is not None
+    tasks = [dask.delayed(_part_plan)(p, message, options, keep) for p in frame.to_delayed()]
     seen, duplicates, figures = _Seen(len(tasks)), _Duplicates(), []
     for number, part in enumerate(_in_order(tasks)):
         met = seen.meet(part.keys, number)
         duplicates.add(number, part.keys, met)
         figures.append(part.without(met[0], options.chunk_size))
+        if spill is not None:
+            assert part.rows is not None
+            spill.add(_with_duplicates(part.rows, duplicates.parts.get(number)))
+    if spill is not None:
+        spill.complete = True
     return duplicates, _total(figures)
 
 
@@ -504,6 +523,7 @@ class _PartPlan:
     group: np.ndarray  # per key, its row's group of rows sending one content (-1: none)
     sizes: np.ndarray  # per group, its rows to send ...
     parts: np.ndarray  # ... and the parts of its message
+    rows: pd.DataFrame | None = None  # the partition's plan rows, when asked for
 
     def without(self, met: np.ndarray, chunk_size: int) -> pd.Series:
         """The figures once the rows of the keys ``met`` are rejected as duplicates."""
@@ -523,7 +543,9 @@ class _PartPlan:
         return figures
 
 
-def _part_plan(part: pd.DataFrame, message: str, options: PlanOptions) -> _PartPlan:
+def _part_plan(
+    part: pd.DataFrame, message: str, options: PlanOptions, keep: bool = False
+) -> _PartPlan:
     with one_thread():
         rows = build(part, message, options).rows
     reason = pd.Categorical(rows["sms_reason"])
@@ -540,6 +562,7 @@ def _part_plan(part: pd.DataFrame, message: str, options: PlanOptions) -> _PartP
         group[own][order],
         sizes,
         parts,
+        rows if keep else None,
     )
 
 
@@ -552,6 +575,14 @@ def _plan_part(
 ) -> pd.DataFrame:
     with one_thread():
         rows = build(part, message, options).rows
+    return _with_duplicates(rows, duplicates)
+
+
+def _with_duplicates(
+    rows: pd.DataFrame, duplicates: tuple[np.ndarray, np.ndarray] | None
+) -> pd.DataFrame:
+    """A partition's plan ``rows`` with those whose number an earlier partition sends
+    rejected as duplicates."""
     found = _cross_duplicate_rows(rows, duplicates)
     if found is None:
         return rows
@@ -699,6 +730,40 @@ class _Sink:
 
 
 _PART = re.compile(r"part\.\d{5}\.parquet(\.tmp)?")
+
+
+class _Spill:
+    """A plan's rows, partition by partition, in a private temporary folder of this
+    process (pickled: every dtype and index comes back as it was): what the pass before
+    a campaign computed, read back once as the campaign sends, each file removed as it
+    is read. A context manager: the folder goes when it ends."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="smsframe-plan-"))
+        self.files: list[Path] = []
+        self.complete = False  # every partition is in
+
+    def __enter__(self) -> _Spill:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def add(self, rows: pd.DataFrame) -> None:
+        path = self.folder / f"part.{len(self.files):05d}.pickle"
+        with path.open("wb") as file:
+            pickle.dump(rows, file, protocol=pickle.HIGHEST_PROTOCOL)
+        self.files.append(path)
+
+    def read(self) -> Iterator[pd.DataFrame]:
+        """The partitions' rows, in order (once: each file goes as it is read)."""
+        if not self.complete:
+            raise RuntimeError("the plan's pass did not keep every partition")
+        for path in self.files:
+            with path.open("rb") as file:
+                rows = pickle.load(file)  # written by this process, in its own folder
+            path.unlink()
+            yield rows
 
 
 def _checked(meta: pd.DataFrame, phone: str) -> pd.DataFrame:

@@ -16,6 +16,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -36,7 +37,7 @@ from hypothesis import strategies as st
 from test_phones import messy_corpus
 from truth import assert_true_to_deliveries, delivered_once, when
 
-import smsframe.dask  # noqa: F401 - registers ddf.sms
+import smsframe.dask  # registers ddf.sms
 from smsframe import CampaignInterrupted, CampaignMismatch, InsufficientBalance, SmsClient
 from smsframe.journal import Journal
 from smsframe.preflight import NaiveTimeWarning
@@ -382,6 +383,45 @@ def test_send_on_a_cluster_equals_pandas_and_delivers_each_number_once(cluster, 
                 **options,
             )
         assert (folder / "notes.txt").read_text() == "mine"
+
+
+def test_a_send_plans_each_partition_once_and_keeps_no_rows_after(tmp_path, monkeypatch):
+    """``ddf.sms.send`` plans each partition once: the pass before any call keeps the
+    rows it makes in a temporary folder, which the campaign reads back as it sends (at
+    7c34ce3 every partition was planned again as it was sent). The folder goes whether
+    the campaign ends or is refused before any call."""
+    df = campaign_frame()
+    ddf = dd.from_pandas(df, chunksize=15)
+    planned: list[int] = []
+    real_build = smsframe.dask.build
+
+    def build(frame, *args, **kwargs):
+        if len(frame):  # not the columns-only plan
+            planned.append(frame.index[0])
+        return real_build(frame, *args, **kwargs)
+
+    monkeypatch.setattr(smsframe.dask, "build", build)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    options = {"campaign": "once", "journal": url(tmp_path), "chunk_size": 4, **SEND}
+    with accounts_sim() as sim, dask.config.set(scheduler="threads"):
+        out = ddf.sms.send(client_of(sim), MESSAGE, **options).compute()
+        assert sorted(planned) == [0, 15, 30, 45]
+        assert list(temporary.iterdir()) == []
+        want = df.sms.send(
+            client_of(sim, PANDAS_ACCOUNT), MESSAGE, **{**options, "journal": url(tmp_path, "p")}
+        )
+        assert_same_rows(out, want, OUTCOME)
+        assert out.loc[33, "sms_detail"] == "the same number as a row of partition 0"
+        assert delivered(sim).max() == 1
+
+        planned.clear()
+        sim.add_account(104, "demo", PASSWORD, balance=1)
+        with pytest.raises(InsufficientBalance):
+            ddf.sms.send(client_of(sim, 104), MESSAGE, **{**options, "campaign": "x"})
+        assert sorted(planned) == [0, 15, 30, 45]
+        assert list(temporary.iterdir()) == []
 
 
 def test_a_rerun_with_fewer_partitions_leaves_the_folder_true(cluster, tmp_path):
