@@ -131,10 +131,10 @@ def _run_parts(
             if options.schedule_if_quiet:
                 plan = hygiene.scheduled_when_quiet(plan, now)
             result = _send_part(plan, run, ran, bar, recorded, options, content)
-            journal.record_unsent(campaign, _unsent(result, meta.phone), replace=number == 0)
-            sink(number, result)
+            sink(number, result)  # first: the journal going down now loses no outcome
             ran.parts_done += 1
             ran.skipped += int((result["sms_status"] == "skipped").sum())
+            journal.record_unsent(campaign, _unsent(result, meta.phone), replace=number == 0)
             if ran.stopped.interrupted or run.stop.is_set():
                 break
     except KeyboardInterrupt:  # between calls (run_calls stops those in flight itself)
