@@ -242,6 +242,9 @@ def header(args: argparse.Namespace) -> None:
         f"cluster: LocalCluster(n_workers=2, threads_per_worker=1, "
         f"memory_limit={args.memory_limit!r}); memory: RSS of the process tree every 0.2 s"
     )
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ")
+    malloc = {k: v for k, v in environ.items() if k.startswith("MALLOC")}
+    print(f"--malloc {args.malloc}: the workers' malloc settings {malloc}")
 
 
 def load() -> str:
@@ -562,7 +565,16 @@ def main() -> None:
     parser.add_argument("--memory-limit", default="1GiB", help="of each Dask worker")
     parser.add_argument("--pandas-rounds", type=int, default=3, help="of the 1M-row plan")
     parser.add_argument("--send-rounds", type=int, default=1, help="dask+pandas sends, ABBA")
+    parser.add_argument(
+        "--malloc",
+        choices=["dask", "readme"],
+        default="readme",
+        help="the workers' malloc settings: Dask's defaults, or with the README's "
+        "MALLOC_MMAP_THRESHOLD_ (smsframe.dask.WORKER_CONFIG)",
+    )
     args = parser.parse_args()
+    if args.malloc == "readme":
+        dask.config.set(smsframe.dask.WORKER_CONFIG)
     args.send_part_rows = min(args.send_part_rows, max(1, -(-args.send_rows // 4)))
     header(args)
     if args.part in ("plan", "all"):

@@ -794,6 +794,22 @@ def test_ctrl_c_while_a_partition_is_written(cluster, tmp_path, ctrl_c_raises, m
         ]
 
 
+# -- 6b. the workers' malloc ------------------------------------------------------------
+def test_worker_config_reaches_the_workers_environment():
+    """WORKER_CONFIG, set before a cluster starts, is in its workers' environment beside
+    Dask's own MALLOC_TRIM_THRESHOLD_ (bench_dask.py --malloc measures what it saves)."""
+    with (
+        dask.config.set(smsframe.dask.WORKER_CONFIG),
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as local,
+        distributed.Client(local, set_as_default=False) as client,
+    ):
+        environ = next(iter(client.run(lambda: dict(os.environ)).values()))
+    assert environ["MALLOC_MMAP_THRESHOLD_"] == str(32 * 2**20)
+    assert "MALLOC_TRIM_THRESHOLD_" in environ
+
+
 # -- 7. the package without Dask -------------------------------------------------------
 def test_importing_smsframe_does_not_import_dask():
     program = (
@@ -822,3 +838,20 @@ def test_the_numbers_met_are_remembered_with_where_first_met(partitions):
         assert first.tolist() == [first_met[k] for k in keys[met].tolist()]
         for key in keys.tolist():
             first_met.setdefault(key, number)
+
+
+def test_partitions_come_in_order_and_no_worker_waits_for_anothers_task():
+    """A worker done with a task starts the next at once: task 0 waits for task 2 to
+    start (computing two at a time in batches, as at 7c34ce3, task 2 would wait for task
+    0, and this times out)."""
+    started = {n: threading.Event() for n in range(6)}
+
+    def task(n: int) -> int:
+        started[n].set()
+        if n == 0:
+            assert started[2].wait(10), "task 2 did not start while task 0 ran"
+        return n
+
+    tasks = [dask.delayed(task)(n) for n in range(6)]
+    with dask.config.set(scheduler="threads"):
+        assert list(smsframe.dask._in_order(tasks, window=2)) == list(range(6))
