@@ -21,6 +21,9 @@
    with its workers when about half the recipients are delivered, then run again to
    completion: numbers delivered twice (must be 0), delivered in all.
 
+Workers are started under ``dask.config.set(smsframe.dask.WORKER_CONFIG)``, as the README
+says; ``--worker-config dask`` starts them with Dask's defaults instead.
+
     python bench/bench_dask.py                                   # everything, full sizes
     python bench/bench_dask.py --rows 3000000 --send-rows 200000 # a smoke run
     python bench/bench_dask.py --part plan --rows 10000000
@@ -244,7 +247,11 @@ def header(args: argparse.Namespace) -> None:
     )
     environ = dask.config.get("distributed.nanny.pre-spawn-environ")
     malloc = {k: v for k, v in environ.items() if k.startswith("MALLOC")}
-    print(f"--malloc {args.malloc}: the workers' malloc settings {malloc}")
+    profile = dask.config.get("distributed.worker.profile.enabled")
+    print(
+        f"--worker-config {args.worker_config}: the workers' malloc settings {malloc}, "
+        f"profiler {'on' if profile else 'off'}"
+    )
 
 
 def load() -> str:
@@ -566,14 +573,14 @@ def main() -> None:
     parser.add_argument("--pandas-rounds", type=int, default=3, help="of the 1M-row plan")
     parser.add_argument("--send-rounds", type=int, default=1, help="dask+pandas sends, ABBA")
     parser.add_argument(
-        "--malloc",
+        "--worker-config",
         choices=["dask", "readme"],
         default="readme",
-        help="the workers' malloc settings: Dask's defaults, or with the README's "
-        "MALLOC_MMAP_THRESHOLD_ (smsframe.dask.WORKER_CONFIG)",
+        help="the workers' settings: Dask's defaults, or the README's "
+        "(dask.config.set(smsframe.dask.WORKER_CONFIG))",
     )
     args = parser.parse_args()
-    if args.malloc == "readme":
+    if args.worker_config == "readme":
         dask.config.set(smsframe.dask.WORKER_CONFIG)
     args.send_part_rows = min(args.send_part_rows, max(1, -(-args.send_rows // 4)))
     header(args)

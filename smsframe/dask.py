@@ -79,13 +79,20 @@ if TYPE_CHECKING:
 __all__ = ["WORKER_CONFIG", "DaskPlan", "DaskSmsAccessor"]
 
 #: Dask configuration for a ``distributed`` cluster's workers, set before it starts:
-#: ``dask.config.set(smsframe.dask.WORKER_CONFIG)``. Planning is numpy work on arrays of
-#: a partition's length. Dask starts workers with ``MALLOC_TRIM_THRESHOLD_`` set, which
-#: also pins glibc's threshold for serving an allocation by ``mmap`` at 128 KiB: every
-#: such array is then mapped, zero-filled page by page and unmapped again (1M rows: 13x
-#: the page faults, about 1.5x the CPU). This lets the heap serve arrays up to 32 MiB,
-#: glibc's own default, and keeps Dask's trimming.
-WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
+#: ``dask.config.set(smsframe.dask.WORKER_CONFIG)``. Planning is numpy work on arrays a
+#: partition long, in long tasks:
+#:
+#: - Dask starts workers with ``MALLOC_TRIM_THRESHOLD_``, which also pins glibc's
+#:   threshold for serving an allocation by ``mmap`` at 128 KiB: every such array is then
+#:   mapped, zero-filled page by page and unmapped again (a 1M-row partition: 13x the
+#:   page faults, about 1.3x the CPU). This lets the heap serve arrays up to 32 MiB
+#:   (glibc's own default) and keeps Dask's trimming.
+#: - The workers' statistical profiler samples every thread's stack every 10 ms (about
+#:   7% of a plan's CPU): off, the dashboard's Profile page stays empty.
+WORKER_CONFIG = {
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
+    "distributed.worker.profile.enabled": False,
+}
 
 
 @dd.extensions.register_dataframe_accessor("sms")

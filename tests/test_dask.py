@@ -796,8 +796,9 @@ def test_ctrl_c_while_a_partition_is_written(cluster, tmp_path, ctrl_c_raises, m
 
 # -- 6b. the workers' malloc ------------------------------------------------------------
 def test_worker_config_reaches_the_workers_environment():
-    """WORKER_CONFIG, set before a cluster starts, is in its workers' environment beside
-    Dask's own MALLOC_TRIM_THRESHOLD_ (bench_dask.py --malloc measures what it saves)."""
+    """WORKER_CONFIG, set before a cluster starts, reaches its workers: glibc's mmap
+    threshold in their environment beside Dask's MALLOC_TRIM_THRESHOLD_, their profiler
+    off (bench_dask.py --worker-config measures what it saves)."""
     with (
         dask.config.set(smsframe.dask.WORKER_CONFIG),
         distributed.LocalCluster(
@@ -806,8 +807,10 @@ def test_worker_config_reaches_the_workers_environment():
         distributed.Client(local, set_as_default=False) as client,
     ):
         environ = next(iter(client.run(lambda: dict(os.environ)).values()))
+        profile = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
     assert environ["MALLOC_MMAP_THRESHOLD_"] == str(32 * 2**20)
     assert "MALLOC_TRIM_THRESHOLD_" in environ
+    assert list(profile.values()) == [False]
 
 
 # -- 7. the package without Dask -------------------------------------------------------
