@@ -348,7 +348,7 @@ class DaskPlan:
         check_name(campaign)
         balance = balance or balance_soon(client)
         sink = _Sink(Path(to) if to is not None else None)
-        plan = (self.rows, self.template, self.options)
+        plan, spill = (self.rows, self.template, self.options), self._spill
 
         def preflight(content: Content, recorded: Recipients | None) -> Ahead:
             if recorded is None:  # a new campaign: what is left is the plan
@@ -357,10 +357,12 @@ class DaskPlan:
                 figures = self._figures
             else:
                 left = _Left(campaign, content, recorded, options.resend_unknown, options.extend)
-                figures = _figures(*plan, left)
+                if spill is None:
+                    figures = _figures(*plan, left)
+                else:  # the rows are here: read, not planned again on the workers
+                    figures = _total([_part_figures(r, *plan[1:], left) for r in spill.peek()])
             return Ahead(int(figures["recipients"]), int(figures["cost"]))
 
-        spill = self._spill
         ran = execute_parts(
             Plan(self.meta, self.template, self.options),
             spill.read if spill is not None else lambda: _in_order(self.rows.to_delayed()),
@@ -779,13 +781,17 @@ class _Spill:
             pickle.dump(rows, file, protocol=pickle.HIGHEST_PROTOCOL)
         self.files.append(path)
 
-    def read(self) -> Iterator[pd.DataFrame]:
-        """The partitions' rows, in order (once: each file goes as it is read)."""
+    def peek(self) -> Iterator[pd.DataFrame]:
+        """The partitions' rows, in order, left in place."""
         if not self.complete:
             raise RuntimeError("the plan's pass did not keep every partition")
         for path in self.files:
             with path.open("rb") as file:
-                rows = pickle.load(file)  # written by this process, in its own folder
+                yield pickle.load(file)  # written by this process, in its own folder
+
+    def read(self) -> Iterator[pd.DataFrame]:
+        """The partitions' rows, in order (once: each file goes as it is read)."""
+        for path, rows in zip(self.files, self.peek(), strict=True):
             path.unlink()
             yield rows
 

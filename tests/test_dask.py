@@ -387,9 +387,10 @@ def test_send_on_a_cluster_equals_pandas_and_delivers_each_number_once(cluster, 
 
 def test_a_send_plans_each_partition_once_and_keeps_no_rows_after(tmp_path, monkeypatch):
     """``ddf.sms.send`` plans each partition once: the pass before any call keeps the
-    rows it makes in a temporary folder, which the campaign reads back as it sends (at
-    7c34ce3 every partition was planned again as it was sent). The folder goes whether
-    the campaign ends or is refused before any call."""
+    rows it makes in a temporary folder, which the campaign reads back as it sends, and a
+    re-run works out what is left from (at 7c34ce3 every partition was planned again as
+    it was sent, and a re-run planned them a third time). The folder goes whether the
+    campaign ends or is refused before any call."""
     df = campaign_frame()
     ddf = dd.from_pandas(df, chunksize=15)
     planned: list[int] = []
@@ -415,6 +416,15 @@ def test_a_send_plans_each_partition_once_and_keeps_no_rows_after(tmp_path, monk
         assert_same_rows(out, want, OUTCOME)
         assert out.loc[33, "sms_detail"] == "the same number as a row of partition 0"
         assert delivered(sim).max() == 1
+
+        # a re-run: what is left worked out from the rows kept, not planned again
+        planned.clear()
+        requests = sim.requests["SendMessage"]
+        again = ddf.sms.send(client_of(sim), MESSAGE, **options).compute()
+        assert sorted(planned) == [0, 15, 30, 45]
+        assert sim.requests["SendMessage"] == requests
+        assert_same_rows(again, out, [*OUTCOME, "sms_batch_id"])
+        assert list(temporary.iterdir()) == []
 
         planned.clear()
         sim.add_account(104, "demo", PASSWORD, balance=1)
