@@ -252,10 +252,12 @@ class DaskSmsAccessor:
         from smsframe.campaign import balance_soon, check_name
 
         check_name(campaign)
-        balance = balance_soon(client)  # its round trip overlaps the plan's pass
+        balance = balance_soon(client)
+        sink = _Sink(Path(to) if to is not None else None)  # refused now, not after the pass
+        balance.result()  # an account's refusal too: the pass may take minutes
         with _Spill() as spill:
             plan = self._plan(message, options, spill)
-            return plan._send(client, campaign, run, to, balance)
+            return plan._send(client, campaign, run, sink, balance)
 
     @raises_usage_errors_short
     def audit(self, by: str | list[str] | None = None, **options: Any) -> Audit:
@@ -331,15 +333,18 @@ class DaskPlan:
         back lazily. Raises as ``df.sms.send``; a campaign that stops midway raises with
         the partitions done so far on ``error.result``.
         """
+        from smsframe.campaign import check_name
+
+        check_name(campaign)
         options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
-        return self._send(client, campaign, options, to)
+        return self._send(client, campaign, options, _Sink(Path(to) if to is not None else None))
 
     def _send(
         self,
         client: SmsClient,
         campaign: str,
         options: RunOptions,
-        to: str | Path | None,
+        sink: _Sink,
         balance: Future[Balance] | None = None,
     ) -> dd.DataFrame:
         from smsframe.campaign import balance_soon, check_name, raise_if_stopped
@@ -347,7 +352,6 @@ class DaskPlan:
 
         check_name(campaign)
         balance = balance or balance_soon(client)
-        sink = _Sink(Path(to) if to is not None else None)
         plan, spill = (self.rows, self.template, self.options), self._spill
 
         def preflight(content: Content, recorded: Recipients | None) -> Ahead:

@@ -38,7 +38,13 @@ from test_phones import messy_corpus
 from truth import assert_true_to_deliveries, delivered_once, when
 
 import smsframe.dask  # registers ddf.sms
-from smsframe import CampaignInterrupted, CampaignMismatch, InsufficientBalance, SmsClient
+from smsframe import (
+    AccountError,
+    CampaignInterrupted,
+    CampaignMismatch,
+    InsufficientBalance,
+    SmsClient,
+)
 from smsframe.journal import Journal
 from smsframe.preflight import NaiveTimeWarning
 from smsframe.simulator import Simulator
@@ -432,6 +438,34 @@ def test_a_send_plans_each_partition_once_and_keeps_no_rows_after(tmp_path, monk
             ddf.sms.send(client_of(sim, 104), MESSAGE, **{**options, "campaign": "x"})
         assert sorted(planned) == [0, 15, 30, 45]
         assert list(temporary.iterdir()) == []
+
+
+def test_an_account_refused_or_a_taken_folder_raises_before_any_partition_is_planned(
+    tmp_path, monkeypatch
+):
+    """A wrong password, or a to= folder holding other files, raises at once: not after
+    the pass that plans every partition (minutes on a large dataset; at 09aa7de both
+    waited for it)."""
+    planned: list[int] = []
+    real_build = smsframe.dask.build
+
+    def build(frame, *args, **kwargs):
+        if len(frame):
+            planned.append(len(frame))
+        return real_build(frame, *args, **kwargs)
+
+    monkeypatch.setattr(smsframe.dask, "build", build)
+    ddf = dd.from_pandas(contacts(30), npartitions=2)
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "notes.txt").write_text("mine")
+    with accounts_sim() as sim, dask.config.set(scheduler="threads"):
+        wrong = SmsClient(sim.wsdl_url, DASK_ACCOUNT, "demo", "wrong")
+        with pytest.raises(AccountError):
+            ddf.sms.send(wrong, "hi", campaign="c", journal=url(tmp_path), **SEND)
+        with pytest.raises(ValueError, match=r"notes\.txt"):
+            ddf.sms.send(client_of(sim), "hi", campaign="c", journal=url(tmp_path), to=taken)
+        assert planned == [] and sim.deliveries().empty
 
 
 def test_a_rerun_with_fewer_partitions_leaves_the_folder_true(cluster, tmp_path):
