@@ -199,9 +199,13 @@ def scheduled_when_quiet(plan: Plan, now: pd.Timestamp | None = None) -> Plan:
             "schedule_if_quiet=True cannot schedule this campaign: the provider has no "
             "operation that schedules a send with an extension number"
         )
-    pending = (plan.rows["sms_status"] == "pending").to_numpy()
-    at = pd.Series(pd.NaT, index=plan.rows.index, dtype=pd.DatetimeTZDtype("us", CHINA))
-    at = at.mask(pending, quiet.next_allowed(now))
+    # the pending rows, and those the journal's rules rejected: apply() decides them again
+    rows = plan.rows
+    sendable = (rows["sms_status"] == "pending").to_numpy() | rows["sms_reason"].isin(
+        _FROM_JOURNAL
+    ).to_numpy()
+    at = pd.Series(pd.NaT, index=rows.index, dtype=pd.DatetimeTZDtype("us", CHINA))
+    at = at.mask(sendable, quiet.next_allowed(now))
     return replace(plan, rows=plan.rows.assign(sms_scheduled_for=at))
 
 

@@ -309,6 +309,24 @@ def test_schedule_if_quiet_schedules_for_when_they_end(sim, sms_client, journal)
         )
 
 
+def test_schedule_if_quiet_with_rows_a_cap_rejected(sim, sms_client, journal):
+    """Rows the plan's cap rejected are decided again as the campaign starts: they get
+    the schedule time too (at 2f5d776 they had none, and the cap's journal query failed
+    on it: notebook 04 raised JournalError when run inside its quiet hours)."""
+    df = contacts(4)
+    send(df.iloc[:2], sms_client, journal, "earlier")
+    plan = df.sms.plan(
+        message=MESSAGE, cap=(1, "7D"), quiet_hours=quiet_around_now(hours=2), journal=journal
+    )
+    assert plan.rows["sms_reason"].astype(object).tolist()[:2] == ["capped"] * 2
+    out = plan.send(
+        sms_client, campaign="night", journal=journal, schedule_if_quiet=True, progress=False
+    )
+    assert out["sms_status"].astype(str).tolist() == ["rejected"] * 2 + ["scheduled"] * 2
+    assert out["sms_reason"].astype(object).tolist()[:2] == ["capped"] * 2
+    assert out["sms_scheduled_for"].iloc[2] > pd.Timestamp.now(tz=CHINA)
+
+
 def test_a_team_default_from_the_environment_and_off_by_choice(
     sim, sms_client, journal, monkeypatch
 ):

@@ -34,7 +34,9 @@ def test_every_python_example_of_the_readme_runs(readme):
     namespace = readme.namespace
     out = namespace["out"]
     recipients = namespace["plan"].summary()["recipients"]
-    assert len(out) == 3000 and (out["sms_status"] == "sent").sum() == recipients
+    # the last example sends, or at night (its quiet hours) schedules for 08:00
+    done = out["sms_status"].isin(["sent", "scheduled"]).sum()
+    assert len(out) == 3000 and done == recipients
     assert namespace["sim"].deliveries()["message"].str.contains(r"\.\.\.").sum() == 0
 
 
