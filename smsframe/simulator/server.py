@@ -272,5 +272,7 @@ def deliveries_frame(store: Store) -> pd.DataFrame:
     )
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("scheduled_for", "received_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).dt.tz_convert("Asia/Shanghai")
+        frame[column] = pd.to_datetime(frame[column], utc=True, format="ISO8601").dt.tz_convert(
+            "Asia/Shanghai"
+        )
     return frame.astype({"account_id": "int64", "batch_id": "int64", "timestamp": "int64"})
