@@ -65,20 +65,21 @@ def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -
     """:func:`normalize` for Arrow strings: digits are read from the UTF-8 buffers and
     the results built as Arrow strings, without a Python object per value."""
     codes, scan = _decided_arrow(array, region)
-    reason, cc, key = scan.reason, scan.cc, scan.key
+    reason, cc, key, canonical = scan.reason, scan.cc, scan.key, scan.canonical
     del scan  # before the outputs are built
     if codes is not None:
         reason = np.append(reason, np.int8(_EMPTY))[codes]
         cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]
+        canonical = np.append(canonical, False)[codes]
     if dedupe:
         _mark_duplicates(reason, key)
     phone = (reason == _OK) | (reason == _DUPLICATE)
-    phone = pd.array(_arrow_numbers(key, cc, phone, False), dtype=dtype)
-    e164 = pd.array(_arrow_numbers(key, cc, key >= 0, True), dtype=dtype)
+    phone = _arrow_column(array, key, cc, canonical, phone, False)
+    e164 = _arrow_column(array, key, cc, canonical, key >= 0, True)
     return pd.DataFrame(
         {
-            "sms_phone": pd.Series(phone, index=index, copy=False),
-            "sms_e164": pd.Series(e164, index=index, copy=False),
+            "sms_phone": pd.Series(pd.array(phone, dtype=dtype), index=index, copy=False),
+            "sms_e164": pd.Series(pd.array(e164, dtype=dtype), index=index, copy=False),
             "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
         },
         index=index,
@@ -116,6 +117,40 @@ def _decided_arrow(array, region: str):
 
     _decide_declined(scan, python_strings, region)
     return codes, scan
+
+
+def _arrow_column(
+    array,
+    key: np.ndarray,
+    cc: np.ndarray,
+    canonical: np.ndarray,
+    mask: np.ndarray,
+    international: bool,
+):
+    """:func:`_arrow_numbers` of every row, where a value is exactly its NSN's digits
+    (``canonical``: a tidy column's usual case) taken from ``array`` itself, in C++."""
+    pa, pc = _pa(), _pa().compute
+    reuse = mask & canonical
+    if not reuse.any():
+        return _arrow_numbers(key, cc, mask, international)
+    kind = array.type
+    column = pc.if_else(pa.array(reuse), array, pa.scalar(None, kind))
+    if international:
+        plus, nothing = pa.scalar("+", kind), pa.scalar("", kind)
+        codes = np.unique(cc[reuse])
+        head = (
+            pa.scalar(f"+{codes[0]}", kind)
+            if len(codes) == 1
+            else pc.binary_join_element_wise(plus, pc.cast(pa.array(cc), kind), nothing)
+        )
+        column = pc.binary_join_element_wise(head, column, nothing)
+    built = mask & ~canonical
+    if built.any():
+        numbers = _arrow_numbers(
+            key[built], cc[built], np.ones(int(built.sum()), bool), international
+        )
+        column = pc.replace_with_mask(column, pa.array(built), numbers.cast(kind))
+    return column
 
 
 def _arrow_numbers(key: np.ndarray, cc: np.ndarray, mask: np.ndarray, international: bool):
