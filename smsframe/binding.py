@@ -19,7 +19,7 @@ import pandas as pd
 from smsframe.errors import CampaignMismatch
 from smsframe.journal import Content
 from smsframe.outcomes import Recipients, is_missing
-from smsframe.plan import Plan, group_key
+from smsframe.plan import Plan, first_of_its_number, group_key
 
 WAYS_ON = (
     "Nothing was sent. To send the new content to every row, use a new campaign name; "
@@ -70,7 +70,7 @@ def _changed_rows(plan: Plan, recorded: Recipients | None, keys: np.ndarray | No
     attempted = np.flatnonzero(
         (where >= 0)
         & rows["sms_message"].notna().to_numpy()
-        & (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
+        & first_of_its_number(rows)
     )
     if not len(attempted):
         return attempted

@@ -40,7 +40,7 @@ from smsframe.outcomes import (
     recipients_of,
 )
 from smsframe.plan import REASON_TEXT as PLAN_TEXT
-from smsframe.plan import Plan, chunk_calls
+from smsframe.plan import Plan, chunk_calls, first_of_its_number
 from smsframe.runner import Run, Stopped, run_calls
 
 log = logging.getLogger("smsframe.campaign")
@@ -308,13 +308,13 @@ def _result(
     pending = (rows["sms_status"] == "pending").to_numpy()
     # The recorded outcome wins: a row the campaign attempted shows what it was sent,
     # even if a pre-flight rule added since rejects it now (not a duplicate row).
-    first_of_its_number = (rows["sms_reason"].astype(object) != "duplicate").to_numpy()
+    not_duplicate = first_of_its_number(rows)
     found = np.zeros(len(rows), dtype=bool)
     for source in (recipients, earlier):
         if source is None:
             continue
         where = source.index(rows["sms_phone"], keys)
-        positions = np.flatnonzero((where >= 0) & (pending | first_of_its_number) & ~found)
+        positions = np.flatnonzero((where >= 0) & (pending | not_duplicate) & ~found)
         if len(positions):
             other_content = binding.content_differs(plan, source, where, positions)
             writer.write(positions, source, where[positions], other_content)

@@ -236,19 +236,8 @@ def recipients_of(calls: pd.DataFrame) -> Recipients | None:
     missing = calls["status"].isna()
     calls.loc[missing, "status"] = "unknown"
     calls.loc[missing, "detail"] = NO_OUTCOME
-    # What a call says of all its numbers, decided once per call ...
-    calls["reason"] = [
-        reason_for(status, state, False, bool(safe))
-        for status, state, safe in zip(
-            calls["status"], calls["state"], calls["resend_safe"], strict=True
-        )
-    ]
-    calls["retry"] = [
-        status == "failed" and bool(safe) and rerun_resends(operation, state)
-        for status, safe, operation, state in zip(
-            calls["status"], calls["resend_safe"], calls["operation"], calls["state"], strict=True
-        )
-    ]
+    # What a call says of all its numbers, decided once per kind of call ...
+    calls["reason"], calls["retry"] = _call_verdicts(calls)
     calls["outcome_at"] = pd.to_datetime(calls["outcome_at"], utc=True)
     calls["scheduled_for"] = pd.to_datetime(calls["scheduled_for"], utc=True).dt.tz_convert(CHINA)
     calls = calls.rename(columns={"outcome_at": "sent_at", "id": "call_id"})
@@ -277,6 +266,31 @@ def recipients_of(calls: pd.DataFrame) -> Recipients | None:
     ]
     calls = calls.reindex(columns=[*RECIPIENT_COLUMNS[1:], *CONTENT_COLUMNS])
     return Recipients(calls.reset_index(drop=True), phone, call_of, listed, lookup)
+
+
+def _call_verdicts(calls: pd.DataFrame) -> tuple[list[str | None], list[bool]]:
+    """Each call's reason for all its numbers and whether a re-run resends them, worked
+    out once per distinct (status, state, resend_safe, operation): a campaign's
+    thousands of calls are of a few kinds."""
+    decided: dict[tuple, tuple[str | None, bool]] = {}
+    reasons, retries = [], []
+    for status, state, safe, operation in zip(
+        calls["status"].tolist(),
+        calls["state"].tolist(),
+        calls["resend_safe"].tolist(),
+        calls["operation"].tolist(),
+        strict=True,
+    ):
+        kind = (status, None if is_missing(state) else state, bool(safe), operation)
+        if kind not in decided:
+            decided[kind] = (
+                reason_for(status, kind[1], False, kind[2]),
+                status == "failed" and kind[2] and rerun_resends(operation, kind[1]),
+            )
+        reason, retry = decided[kind]
+        reasons.append(reason)
+        retries.append(retry)
+    return reasons, retries
 
 
 class OutcomeWriter:

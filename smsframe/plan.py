@@ -297,13 +297,29 @@ def _details(reason: pd.Series, found: pd.Series, words: pd.Series) -> pd.Series
     """The text of each row's reason (a categorical); for banned keywords, the keywords
     found; the words a step gave (the missing column, the numbers of a cell, the row
     a duplicate repeats) where it gave some."""
+    codes = reason.cat.codes.to_numpy()
     texts = np.array([np.nan, *(REASON_TEXT[c] for c in reason.cat.categories)], dtype=object)
-    text = pd.Series(texts[reason.cat.codes.to_numpy() + 1], index=reason.index, dtype=object)
-    keywords = (reason == "banned_keyword") & found.notna()
-    text[keywords] = "the message contains a banned keyword: " + found[keywords].astype(str)
-    own = (found.notna() & ~keywords) | words.notna()
-    text[own] = words.where(words.notna(), found)[own]
-    return text_column(text.to_numpy(), text.index)
+    text = texts[codes + 1]
+    found_values, words_values = found.to_numpy(dtype=object), words.to_numpy(dtype=object)
+    has_found, has_words = ~pd.isna(found_values), ~pd.isna(words_values)
+    if "banned_keyword" in reason.cat.categories:
+        keywords = has_found & (codes == reason.cat.categories.get_loc("banned_keyword"))
+        said = [f"the message contains a banned keyword: {k}" for k in found_values[keywords]]
+        text[keywords] = said
+        has_found &= ~keywords
+    text[has_found] = found_values[has_found]
+    text[has_words] = words_values[has_words]  # a step's own words come first
+    return text_column(text, reason.index)
+
+
+def first_of_its_number(rows: pd.DataFrame) -> np.ndarray:
+    """Rows that are not a ``duplicate`` of an earlier row's number (by category code)."""
+    reason = rows["sms_reason"]
+    if not isinstance(reason.dtype, pd.CategoricalDtype):
+        return (reason.astype(object) != "duplicate").to_numpy()
+    if "duplicate" not in reason.cat.categories:
+        return np.ones(len(rows), dtype=bool)
+    return reason.cat.codes.to_numpy() != reason.cat.categories.get_loc("duplicate")
 
 
 def operation_for(ext: object, at: object) -> str:
