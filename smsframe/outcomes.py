@@ -415,9 +415,18 @@ def text_column(values: Sequence[object] | np.ndarray, index: pd.Index) -> pd.Se
     """Text as pandas stores text by default (``str`` from pandas 3, else object), the
     same dtype as every other text column of a result; missing stays missing.
 
-    Built from its distinct texts (a detail column holds few), not string by string.
+    Built in Arrow where pandas stores text there, else from its distinct texts (a
+    detail column holds few), not string by string.
     """
-    codes, texts = pd.factorize(np.asarray(values, dtype=object))
+    values = np.asarray(values, dtype=object)
+    if isinstance(TEXT, pd.StringDtype) and TEXT.storage == "pyarrow":
+        try:  # straight into Arrow's buffers, in C++
+            array = pa.array(values, type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: as below
+            pass
+        else:
+            return pd.Series(pd.array(array, dtype=TEXT), index=index, copy=False)
+    codes, texts = pd.factorize(values)
     distinct = pd.Series(np.asarray(texts, dtype=object), dtype=TEXT).array
     return pd.Series(distinct.take(codes, allow_fill=True), index=index)
 

@@ -487,7 +487,7 @@ def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
     # Rows alike in every column, found by their columns' codes (no tuple per row) ...
     group = np.zeros(len(rows), dtype=np.int64)
     for key in (k for k in CONTENT if k in rows):
-        codes = pd.factorize(rows[key], use_na_sentinel=True)[0].astype(np.int64) + 1
+        codes = _codes(rows[key]) + 1
         group = pd.factorize(group * (int(codes.max(initial=0)) + 1) + codes)[0]  # compact
     # ... then each group's content, from its first row.
     firsts = rows.iloc[np.unique(group, return_index=True)[1]]
@@ -495,6 +495,21 @@ def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
         firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in CONTENT
     ]
     return group, [tuple(map(_none, row)) for row in zip(*values, strict=True)]
+
+
+def _codes(column: pd.Series) -> np.ndarray:
+    """``pd.factorize``'s codes (-1: missing), at once for a column of one text (a
+    constant message: the same str object in every row, compared by identity first)."""
+    if not pd.api.types.is_string_dtype(column.dtype):  # times, numbers: hashed fast
+        return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
+    values = column.to_numpy(dtype=object, na_value=None)
+    if len(values) and isinstance(values[0], str):
+        same = values == values[0]
+        if same.all():
+            return np.zeros(len(values), dtype=np.int64)
+        if (same | pd.isna(values)).all():
+            return np.where(same, 0, -1).astype(np.int64)
+    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
 
 
 def _none(value: object) -> object:
