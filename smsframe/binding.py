@@ -67,11 +67,9 @@ def _changed_rows(plan: Plan, recorded: Recipients | None, keys: np.ndarray | No
         return np.array([], dtype=int)
     rows = plan.rows
     where = recorded.index(rows["sms_phone"], keys)
-    attempted = np.flatnonzero(
-        (where >= 0)
-        & rows["sms_message"].notna().to_numpy()
-        & first_of_its_number(rows)
-    )
+    group, contents = plan.contents
+    has_message = np.array([message is not None for message, *_ in contents], dtype=bool)
+    attempted = np.flatnonzero((where >= 0) & has_message[group] & first_of_its_number(rows))
     if not len(attempted):
         return attempted
     return attempted[content_differs(plan, recorded, where, attempted)]

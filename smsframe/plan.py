@@ -502,7 +502,7 @@ def _codes(column: pd.Series) -> np.ndarray:
     constant message: the same str object in every row, compared by identity first)."""
     if not pd.api.types.is_string_dtype(column.dtype):  # times, numbers: hashed fast
         return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
-    values = column.to_numpy(dtype=object, na_value=None)
+    values = column.to_numpy()  # Python strings: their own array, not a copy
     if len(values) and isinstance(values[0], str):
         same = values == values[0]
         if same.all():
