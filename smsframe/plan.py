@@ -439,15 +439,22 @@ def content_sizes(
     rows and the parts of its message."""
     if to_send is None:
         to_send = (rows["sms_status"] == "pending").to_numpy()
-    group = np.full(len(rows), -1, dtype=np.int64)
-    pending = np.flatnonzero(to_send)
-    if len(pending) == 0:
+    selected = rows[[c for c in ("sms_parts", *CONTENT) if c in rows.columns]]
+    every = bool(to_send.all())
+    if not every:  # no copy of the rows when all are to send
+        pending = np.flatnonzero(to_send)
+        selected = selected.iloc[pending]
+    if len(selected) == 0:
+        group = np.full(len(rows), -1, dtype=np.intp)
         return group, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    selected = rows[[c for c in ("sms_parts", *CONTENT) if c in rows.columns]].iloc[pending]
-    group[pending] = content_groups(selected)[0]
-    firsts = np.unique(group[pending], return_index=True)[1]
-    parts = selected["sms_parts"].to_numpy(dtype=np.int64)[firsts]
-    return group, np.bincount(group[pending]), parts
+    chosen, contents = content_groups(selected)
+    if every:
+        group = chosen
+    else:
+        group = np.full(len(rows), -1, dtype=np.intp)
+        group[pending] = chosen
+    parts = selected["sms_parts"].iloc[_firsts(chosen)].to_numpy(dtype=np.int64)
+    return group, np.bincount(chosen, minlength=len(contents)), parts
 
 
 def figures_of_groups(sizes: np.ndarray, parts: np.ndarray, chunk_size: int) -> CallFigures:
@@ -485,31 +492,41 @@ def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
     """Per row, its group of rows sending the same :data:`CONTENT` (0, 1... in order of
     first appearance), and per group that content: (message, ext, schedule time)."""
     # Rows alike in every column, found by their columns' codes (no tuple per row) ...
-    group = np.zeros(len(rows), dtype=np.int64)
+    group = np.zeros(len(rows), dtype=np.intp)
     for key in (k for k in CONTENT if k in rows):
-        codes = _codes(rows[key]) + 1
-        group = pd.factorize(group * (int(codes.max(initial=0)) + 1) + codes)[0]  # compact
+        codes = _codes(rows[key])
+        if codes is not None:  # None: one value in every row (a constant message, no ext)
+            group = pd.factorize(group * (int(codes.max()) + 2) + codes + 1)[0]  # compact
     # ... then each group's content, from its first row.
-    firsts = rows.iloc[np.unique(group, return_index=True)[1]]
+    firsts = rows.iloc[_firsts(group)]
     values = [
         firsts[k].to_numpy(dtype=object) if k in rows else [None] * len(firsts) for k in CONTENT
     ]
     return group, [tuple(map(_none, row)) for row in zip(*values, strict=True)]
 
 
-def _codes(column: pd.Series) -> np.ndarray:
-    """``pd.factorize``'s codes (-1: missing), at once for a column of one text (a
-    constant message: the same str object in every row, compared by identity first)."""
-    if not pd.api.types.is_string_dtype(column.dtype):  # times, numbers: hashed fast
-        return pd.factorize(column, use_na_sentinel=True)[0].astype(np.int64)
-    values = column.to_numpy()  # Python strings: their own array, not a copy
-    if len(values) and isinstance(values[0], str):
-        same = values == values[0]
-        if same.all():
-            return np.zeros(len(values), dtype=np.int64)
-        if (same | pd.isna(values)).all():
-            return np.where(same, 0, -1).astype(np.int64)
-    return pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+def _firsts(group: np.ndarray) -> np.ndarray:
+    """The position of each group's first row, for groups numbered 0, 1... as met."""
+    if not group.any():  # one group (or none)
+        return np.zeros(min(len(group), 1), dtype=np.intp)
+    new = np.ones(len(group), dtype=bool)
+    new[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
+    return np.flatnonzero(new)
+
+
+def _codes(column: pd.Series) -> np.ndarray | None:
+    """``pd.factorize``'s codes (-1: missing), or None when every row holds the same
+    value: found at once for a constant message (the same str object in every row,
+    compared by identity first)."""
+    values = column
+    if pd.api.types.is_string_dtype(column.dtype):  # times, numbers: hashed as they are
+        values = column.to_numpy()  # Python strings: their own array, not a copy
+        if len(values) and isinstance(values[0], str) and (values == values[0]).all():
+            return None
+    codes = pd.factorize(values, use_na_sentinel=True)[0]
+    if len(codes) == 0 or (codes == codes[0]).all():
+        return None
+    return codes.astype(np.int64)
 
 
 def _none(value: object) -> object:
