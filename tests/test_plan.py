@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 import smsframe  # noqa: F401 - registers df.sms
 from smsframe import SmsClient
 from smsframe.journal import Journal
-from smsframe.plan import MAX_CHUNK, call_figures, chunk_calls
+from smsframe.outcomes import is_missing
+from smsframe.plan import MAX_CHUNK, call_figures, chunk_calls, content_groups
 from smsframe.simulator import Simulator
 
 CONTACTS = {"prefix": "135", "name": ["n0", "n1", "n2"]}  # frames.contacts: n0, 13500000000, ...
@@ -103,6 +104,56 @@ def test_call_figures_add_up_what_chunk_calls_makes(rows, chunk, some):
     parts = int(calls["parts"].sum()) if len(calls) else 0
     cost = int(calls["cost"].sum()) if len(calls) else 0
     assert (figures.calls, figures.parts, figures.cost) == (len(calls), parts, cost)
+
+
+CONSTANT = "同一条消息"  # one str object in every row, as a constant message is rendered
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from([CONSTANT, CONSTANT, "b", None]),  # message (None: not rendered)
+            st.sampled_from([None, None, "1"]),  # ext
+            st.sampled_from([None, "2031-01-01 09:00", "2031-01-02 09:00"]),  # schedule time
+        ),
+        max_size=60,
+    ),
+    dtype=st.sampled_from(["python", "object", "pyarrow"]),
+    with_times=st.booleans(),
+)
+def test_content_groups_are_the_distinct_contents_as_met(rows, dtype, with_times):
+    messages = [r[0] for r in rows]
+    frame = pd.DataFrame(
+        {
+            "sms_message": (
+                pd.Series(messages, dtype=object)
+                if dtype == "object"
+                else pd.Series(messages, dtype=pd.StringDtype(dtype, na_value=np.nan))
+            ),
+            "sms_ext": pd.Series([r[1] for r in rows], dtype=object),
+        }
+    )
+    if with_times:
+        times = pd.to_datetime(pd.Series([r[2] for r in rows], dtype=object))
+        frame["sms_scheduled_for"] = times.dt.tz_localize("Asia/Shanghai")
+    group, contents = content_groups(frame)
+
+    def seen(value):  # a missing message is None; a time stays as it is (NaT too)
+        return None if is_missing(value) else value
+
+    expected = [
+        (seen(m), e, t if with_times else None)
+        for m, e, t in zip(
+            frame["sms_message"],
+            frame["sms_ext"],
+            frame["sms_scheduled_for"] if with_times else [None] * len(frame),
+            strict=True,
+        )
+    ]
+    distinct = list(dict.fromkeys(expected))  # in the order they are met
+    assert group.tolist() == [distinct.index(content) for content in expected]
+    assert contents == distinct
 
 
 def test_balance_check(tmp_path):
