@@ -518,11 +518,12 @@ def _codes(column: pd.Series) -> np.ndarray | None:
     """``pd.factorize``'s codes (-1: missing), or None when every row holds the same
     value: found at once for a constant message (the same str object in every row,
     compared by identity first)."""
-    values = column
-    if pd.api.types.is_string_dtype(column.dtype):  # times, numbers: hashed as they are
-        values = column.to_numpy()  # Python strings: their own array, not a copy
-        if len(values) and isinstance(values[0], str) and (values == values[0]).all():
+    values: pd.Series | np.ndarray = column  # times, numbers: hashed as they are
+    if pd.api.types.is_string_dtype(column.dtype):
+        text = column.to_numpy()  # Python strings: their own array, not a copy
+        if len(text) and isinstance(text[0], str) and (text == text[0]).all():
             return None
+        values = text
     codes = pd.factorize(values, use_na_sentinel=True)[0]
     if len(codes) == 0 or (codes == codes[0]).all():
         return None
