@@ -24,6 +24,7 @@ from xml.sax.saxutils import escape
 import pytest
 import requests
 import zeep
+import zeep.cache
 from lxml import etree
 from zeep.transports import Transport
 
@@ -50,6 +51,15 @@ def pytest_configure(config: pytest.Config) -> None:
         "sms_client(**options): the SmsClient options of the sms_client fixture "
         "(timeout=..., operation_timeout=...).",
     )
+
+
+@pytest.fixture(autouse=True)
+def fresh_wsdl_cache() -> None:
+    """zeep's WSDL cache is the process's, keyed by URL. The system gives a closed
+    simulator's port to a later one, so a test would find an earlier test's WSDL cached
+    for its own URL (and, say, no fetch to count, or a provider that is gone but whose
+    description still loads). Every test starts with an empty cache."""
+    zeep.cache.InMemoryCache._cache.clear()
 
 
 @pytest.fixture(autouse=True)
