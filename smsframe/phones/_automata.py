@@ -1,5 +1,11 @@
 """phonenumbers' metadata patterns compiled to digit automata: the only module that
-reads ``re._parser``."""
+reads ``re._parser``.
+
+Why not RE2 (pyarrow.compute), which compiles the same patterns unchanged: a region's
+type patterns (mobile, fixed line, toll free...) are one product automaton here, so one
+pass over the digits types every number. RE2 needs a pass per pattern, over strings.
+bench/bench_number_types.py measures both on the same numbers (they agree on every one):
+the automaton takes 6-12x less time (CN, US, GB, DE, IN)."""
 
 from __future__ import annotations
 
