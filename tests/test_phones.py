@@ -659,3 +659,20 @@ def test_values_that_refuse_to_be_text():
     out = normalize(pd.Series(values, dtype=object))
     assert out.loc[0, "sms_reason"] == "not_a_number"
     assert rows_of(out) == reference(values)
+
+
+def test_arrow_outputs_reuse_a_value_only_under_its_own_country_code():
+    """A value that is exactly its number's digits is reused as the output text; its
+    E.164 gets the country code it was read with, whatever the other rows have."""
+    pa = pytest.importorskip("pyarrow")
+    from smsframe.phones._arrow import _arrow_column
+
+    values = pa.array(["13800138000", "2125550123", "x"], type=pa.large_string())
+    key = np.array([11 * 10**17 + 13800138000, 10 * 10**17 + 2125550123, -1])
+    cc = np.array([86, 1, 0], dtype=np.int16)
+    canonical = np.array([True, True, False])
+    mask = key >= 0
+    e164 = _arrow_column(values, key, cc, canonical, mask, True).to_pylist()
+    national = _arrow_column(values, key, cc, canonical, mask, False).to_pylist()
+    assert e164 == ["+8613800138000", "+12125550123", None]
+    assert national == ["13800138000", "2125550123", None]

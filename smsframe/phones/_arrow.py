@@ -133,18 +133,14 @@ def _arrow_column(
     reuse = mask & canonical
     if not reuse.any():
         return _arrow_numbers(key, cc, mask, international)
+    code = int(cc[np.argmax(reuse)])
+    reuse &= cc == code  # a value that is its NSN was read as a national number: one code
     kind = array.type
     column = pc.if_else(pa.array(reuse), array, pa.scalar(None, kind))
     if international:
-        plus, nothing = pa.scalar("+", kind), pa.scalar("", kind)
-        codes = np.unique(cc[reuse])
-        head = (
-            pa.scalar(f"+{codes[0]}", kind)
-            if len(codes) == 1
-            else pc.binary_join_element_wise(plus, pc.cast(pa.array(cc), kind), nothing)
-        )
+        head, nothing = pa.scalar(f"+{code}", kind), pa.scalar("", kind)
         column = pc.binary_join_element_wise(head, column, nothing)
-    built = mask & ~canonical
+    built = mask & ~reuse
     if built.any():
         numbers = _arrow_numbers(
             key[built], cc[built], np.ones(int(built.sum()), bool), international
