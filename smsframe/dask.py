@@ -253,7 +253,7 @@ class DaskSmsAccessor:
 
         check_name(campaign)
         balance = balance_soon(client)
-        sink = _Sink(Path(to) if to is not None else None)  # refused now, not after the pass
+        sink = _Sink(to)  # a folder holding other files: refused now, not after the pass
         balance.result()  # an account's refusal too: the pass may take minutes
         with _Spill() as spill:
             plan = self._plan(message, options, spill)
@@ -337,7 +337,7 @@ class DaskPlan:
 
         check_name(campaign)
         options = RunOptions(journal, workers, progress, resend_unknown, extend, schedule_if_quiet)
-        return self._send(client, campaign, options, _Sink(Path(to) if to is not None else None))
+        return self._send(client, campaign, options, _Sink(to))
 
     def _send(
         self,
@@ -347,10 +347,9 @@ class DaskPlan:
         sink: _Sink,
         balance: Future[Balance] | None = None,
     ) -> dd.DataFrame:
-        from smsframe.campaign import balance_soon, check_name, raise_if_stopped
+        from smsframe.campaign import balance_soon, raise_if_stopped
         from smsframe.partitions import Ahead, execute_parts
 
-        check_name(campaign)
         balance = balance or balance_soon(client)
         plan, spill = (self.rows, self.template, self.options), self._spill
 
@@ -711,8 +710,8 @@ class _Sink:
     (``part.00000.parquet``...; a re-run of the campaign writes them again). The result
     holds every category any partition has (of status and reason)."""
 
-    def __init__(self, to: Path | None) -> None:
-        self.to = to
+    def __init__(self, to: str | Path | None) -> None:
+        self.to = to = Path(to) if to is not None else None
         self.parts: list[pd.DataFrame] = []
         self.files: list[Path] = []
         self.categories: dict[str, list] = {}
