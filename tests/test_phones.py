@@ -661,18 +661,16 @@ def test_values_that_refuse_to_be_text():
     assert rows_of(out) == reference(values)
 
 
-def test_arrow_outputs_reuse_a_value_only_under_its_own_country_code():
-    """A value that is exactly its number's digits is reused as the output text; its
-    E.164 gets the country code it was read with, whatever the other rows have."""
-    pa = pytest.importorskip("pyarrow")
-    from smsframe.phones._arrow import _arrow_column
+def test_number_texts_keep_leading_zeros_and_country_codes_of_any_size():
+    """The output texts are written from integers: an NSN's leading zeros, a country
+    code of 1 to 3 digits and an NSN too long to share an int64 with its code all come
+    out as the digits they stand for."""
+    from smsframe.phones._output import _number_texts
 
-    values = pa.array(["13800138000", "2125550123", "x"], type=pa.large_string())
-    key = np.array([11 * 10**17 + 13800138000, 10 * 10**17 + 2125550123, -1])
-    cc = np.array([86, 1, 0], dtype=np.int16)
-    canonical = np.array([True, True, False])
-    mask = key >= 0
-    e164 = _arrow_column(values, key, cc, canonical, mask, True).to_pylist()
-    national = _arrow_column(values, key, cc, canonical, mask, False).to_pylist()
-    assert e164 == ["+8613800138000", "+12125550123", None]
-    assert national == ["13800138000", "2125550123", None]
+    numbers = [(86, "13800138000"), (39, "0669821234"), (1, "2125550123"), (None, None),
+               (971, "00123"), (971, "12345678901234567"), (998, "0000000000000001")]  # fmt: skip
+    key = np.array([-1 if n is None else len(n) * 10**17 + int(n) for _, n in numbers])
+    cc = np.array([c or 0 for c, _ in numbers], dtype=np.int16)
+    national, e164 = _number_texts(key, cc)
+    assert national.to_pylist() == [n for _, n in numbers]
+    assert e164.to_pylist() == [None if n is None else f"+{c}{n}" for c, n in numbers]

@@ -75,8 +75,7 @@ import pandas as pd
 import phonenumbers
 
 from smsframe.errors import InvalidValue, MissingColumn
-from smsframe.phones._arrow import _arrow_input, _decided_arrow, _normalize_arrow
-from smsframe.phones._decide import _classify
+from smsframe.phones._arrow import _as_arrow, _decided_arrow
 from smsframe.phones._output import _MISSING_TEXT, _assemble, _text_column
 from smsframe.phones._parse import _engine
 from smsframe.phones._reasons import (
@@ -87,7 +86,6 @@ from smsframe.phones._reasons import (
     REASONS,
 )
 from smsframe.phones._steps import several_numbers
-from smsframe.phones._values import _factorized_texts
 
 __all__ = [
     "PROVIDER_COUNTRY_CODE",
@@ -165,21 +163,12 @@ def normalize(
     6  13800138000  +8613800138000     duplicate
     """
     region = check_region(region)
-    index = values.index if isinstance(values, pd.Series) else None
-    arrow = _arrow_input(values)
-    if arrow is not None:
-        index = pd.RangeIndex(len(arrow[0])) if index is None else index
-        return _normalize_arrow(*arrow, index, region, dedupe)
-    codes, texts = _factorized_texts(values)
-    if index is None:
-        index = pd.RangeIndex(len(codes))
-    return _assemble(codes, texts, _classified(codes, texts, region), index, dedupe)
-
-
-def _classified(codes: np.ndarray, texts: np.ndarray, region: str):
-    present = np.zeros(len(texts), dtype=bool)
-    present[codes[codes >= 0]] = True
-    return _classify(texts, present, region)
+    array, dtype, codes = _as_arrow(values)
+    if isinstance(values, pd.Series):
+        index = values.index
+    else:
+        index = pd.RangeIndex(len(array) if codes is None else len(codes))
+    return _assemble(_decided_arrow(array, region).take(codes), index, dedupe, dtype)
 
 
 def sendable_keys(
@@ -193,12 +182,7 @@ def sendable_keys(
     array([113800138000, 113900139000])
     """
     region = check_region(region)
-    arrow = _arrow_input(values)
-    if arrow is not None:
-        scan = _decided_arrow(arrow[0], region)[1]
-    else:
-        codes, texts = _factorized_texts(values)
-        scan = _classified(codes, texts, region)
+    scan = _decided_arrow(_as_arrow(values)[0], region)
     nsn = np.unique(scan.key[scan.reason == _OK])  # a national number: length, digits
     return np.sort(10 ** (nsn // 10**17) + nsn % 10**17)  # 10**length marks the length
 

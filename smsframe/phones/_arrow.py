@@ -1,4 +1,4 @@
-"""Arrow-backed strings: read from their UTF-8 buffers, results built as Arrow strings."""
+"""Texts as Arrow strings: digits read from their UTF-8 buffers."""
 
 from __future__ import annotations
 
@@ -8,17 +8,10 @@ import numpy as np
 import pandas as pd
 
 from smsframe.phones._decide import _classify, _decide_declined
-from smsframe.phones._digits import _groups
-from smsframe.phones._output import _mark_duplicates
+from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
-from smsframe.phones._reasons import _DUPLICATE, _EMPTY, _MAX_NSN, _OK, REASON_DTYPE
-from smsframe.phones._scan import _BATCH, _scan
-
-
-def _pa():
-    import pyarrow
-
-    return pyarrow
+from smsframe.phones._scan import _BATCH, _Scan, _scan
+from smsframe.phones._values import _factorized_texts
 
 
 class _Utf8:
@@ -61,35 +54,24 @@ def _arrow_input(values: Any):
     return data, dtype
 
 
-def _normalize_arrow(array, dtype, index: pd.Index, region: str, dedupe: bool) -> pd.DataFrame:
-    """:func:`normalize` for Arrow strings: digits are read from the UTF-8 buffers and
-    the results built as Arrow strings, without a Python object per value."""
-    codes, scan = _decided_arrow(array, region)
-    reason, cc, key, canonical = scan.reason, scan.cc, scan.key, scan.canonical
-    del scan  # before the outputs are built
-    if codes is not None:
-        reason = np.append(reason, np.int8(_EMPTY))[codes]
-        cc, key = np.append(cc, np.int16(0))[codes], np.append(key, -1)[codes]
-        canonical = np.append(canonical, False)[codes]
-    if dedupe:
-        _mark_duplicates(reason, key)
-    phone = (reason == _OK) | (reason == _DUPLICATE)
-    phone = _arrow_column(array, key, cc, canonical, phone, False)
-    e164 = _arrow_column(array, key, cc, canonical, key >= 0, True)
-    return pd.DataFrame(
-        {
-            "sms_phone": pd.Series(pd.array(phone, dtype=dtype), index=index, copy=False),
-            "sms_e164": pd.Series(pd.array(e164, dtype=dtype), index=index, copy=False),
-            "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
-        },
-        index=index,
-        copy=False,
-    )
+def _as_arrow(values: Any):
+    """``(array, dtype, codes)``: the values' texts as Arrow strings, the dtype of Arrow
+    strings they came in (else None) and each value's position in ``array`` (-1 where
+    missing; None when they are ``array``'s values one for one)."""
+    arrow = _arrow_input(values)
+    if arrow is not None:
+        return *arrow, None
+    codes, texts = _factorized_texts(values)
+    missing = codes < 0
+    if len(codes) == len(texts) and (missing | (codes == np.arange(len(codes)))).all():
+        array = _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
+        return array, None, None  # one text per row
+    return _pa().array(texts, type=_pa().large_string(), from_pandas=True), None, codes
 
 
-def _decided_arrow(array, region: str):
-    """``(codes, scan)``: the results per distinct value (``scan``) and each row's value
-    (``codes``, -1 where missing), or per row (codes None) when values rarely repeat."""
+def _decided_arrow(array, region: str) -> _Scan:
+    """The results of each value of an Arrow string array (values that repeat a lot are
+    decided once each)."""
     import pyarrow.compute as pc
 
     codes = None
@@ -116,75 +98,4 @@ def _decided_arrow(array, region: str):
         return strings
 
     _decide_declined(scan, python_strings, region)
-    return codes, scan
-
-
-def _arrow_column(
-    array,
-    key: np.ndarray,
-    cc: np.ndarray,
-    canonical: np.ndarray,
-    mask: np.ndarray,
-    international: bool,
-):
-    """:func:`_arrow_numbers` of every row, where a value is exactly its NSN's digits
-    (``canonical``: a tidy column's usual case) taken from ``array`` itself, in C++."""
-    pa, pc = _pa(), _pa().compute
-    reuse = mask & canonical
-    if not reuse.any():
-        return _arrow_numbers(key, cc, mask, international)
-    code = int(cc[np.argmax(reuse)])
-    reuse &= cc == code  # a value that is its NSN was read as a national number: one code
-    kind = array.type
-    column = pc.if_else(pa.array(reuse), array, pa.scalar(None, kind))
-    if international:
-        head, nothing = pa.scalar(f"+{code}", kind), pa.scalar("", kind)
-        column = pc.binary_join_element_wise(head, column, nothing)
-    built = mask & ~reuse
-    if built.any():
-        numbers = _arrow_numbers(
-            key[built], cc[built], np.ones(int(built.sum()), bool), international
-        )
-        column = pc.replace_with_mask(column, pa.array(built), numbers.cast(kind))
-    return column
-
-
-def _arrow_numbers(key: np.ndarray, cc: np.ndarray, mask: np.ndarray, international: bool):
-    """An Arrow string array: the NSN of ``key`` (with ``'+'`` and the country code if
-    ``international``) where ``mask``, else null. Built from bytes, block by block."""
-    pa = _pa()
-    n = len(key)
-    blocks = [slice(first, first + (1 << 15)) for first in range(0, n, 1 << 15)]
-    size = np.zeros(n, dtype=np.uint8)  # characters of each string
-    for block in blocks:
-        c = cc[block]
-        head = 2 + (c >= 10) + (c >= 100) if international else 0
-        size[block] = np.where(mask[block], key[block] // 10**17 + head, 0)
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(size, out=offsets[1:])
-    data = np.empty(int(offsets[-1]), dtype=np.uint8)
-    for block in blocks:
-        rows = np.flatnonzero(mask[block]) + block.start
-        if rows.size == 0:
-            continue
-        length, value, code = key[rows] // 10**17, key[rows] % 10**17, cc[rows].astype(np.int64)
-        digits = np.empty((len(rows), _MAX_NSN), dtype=np.uint8)  # right-aligned
-        for j in range(_MAX_NSN - 1, -1, -1):
-            quotient = value // 10
-            digits[:, j] = value - quotient * 10 + 48
-            value = quotient
-        width = int(size[rows].max())
-        text = np.zeros((len(rows), width), dtype=np.uint8)
-        head = (2 + (code >= 10) + (code >= 100)) if international else np.zeros_like(code)
-        for shape, at in _groups(length * 8 + head):
-            k, h = divmod(shape, 8)
-            if international:
-                text[at, 0] = ord("+")
-                for d in range(h - 1):
-                    text[at, 1 + d] = code[at] // 10 ** (h - 2 - d) % 10 + 48
-            text[at, h : h + k] = digits[at, _MAX_NSN - k :]
-        data[offsets[rows[0]] : offsets[rows[-1] + 1]] = text[np.arange(width) < size[rows, None]]
-    bitmap = np.packbits(mask, bitorder="little")
-    return pa.LargeStringArray.from_buffers(
-        n, pa.py_buffer(offsets), pa.py_buffer(data), pa.py_buffer(bitmap), n - int(mask.sum())
-    )
+    return scan.take(codes)

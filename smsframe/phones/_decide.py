@@ -105,7 +105,6 @@ def _one_by_one(texts: np.ndarray, region: str) -> _Scan:
     pending = reason == _UNDECIDED
     scan = _scan(_engine(region), _Texts(prepared), pending, steps=False)
     scan.reason[~pending] = reason[~pending]
-    scan.canonical[:] = False
     slow = np.flatnonzero(scan.reason == _UNDECIDED)
     if slow.size:
         results = [_slow_one(text, region) for text in prepared[slow].tolist()]

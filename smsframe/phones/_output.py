@@ -8,9 +8,7 @@ import pandas as pd
 from smsframe.phones._digits import _groups
 from smsframe.phones._reasons import (
     _DUPLICATE,
-    _EMPTY,
     _OK,
-    PROVIDER_COUNTRY_CODE,
     REASON_DTYPE,
 )
 from smsframe.phones._scan import _Scan
@@ -48,48 +46,40 @@ def _text_column(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=dtype)  # pragma: no cover
 
 
-def _national_strings(keys: np.ndarray) -> np.ndarray:
-    """The national significant numbers (str) of NSN keys."""
-    out = np.empty(len(keys), dtype=object)
-    for k, at in _groups(keys // 10**17):
-        value = keys[at] % 10**17
-        digits = np.empty((len(at), k), dtype=np.uint8)
-        for j in range(k - 1, -1, -1):
-            quotient = value // 10
-            digits[:, j] = value - quotient * 10 + 48
-            value = quotient
-        out[at] = digits.view(f"S{k}").ravel().astype(f"U{k}")
-    return out
+def _arrow_text_dtype(like=None):
+    """The dtype of the number columns: ``like`` (an Arrow-backed text dtype the values
+    came in), else pandas' default for text (``str`` in Arrow on pandas 3, ``object``
+    before)."""
+    return like if like is not None else pd.Series(["x"]).dtype
 
 
-def _assemble(codes, texts, scan: _Scan, index: pd.Index, dedupe: bool) -> pd.DataFrame:
-    """Row-level columns from per-text results."""
-    phone = np.empty(len(texts) + 1, dtype=object)  # +1: the slot of missing rows
-    phone.fill(_MISSING_TEXT)
-    e164 = phone.copy()
-    valid = np.flatnonzero(scan.key >= 0)
-    for code, at in _groups(scan.cc[valid].astype(np.intp)):
-        group = valid[at]
-        canonical = scan.canonical[group]
-        for t, national in (
-            (group[canonical], texts[group[canonical]]),  # the input's own str
-            (group[~canonical], _national_strings(scan.key[group[~canonical]])),
-        ):
-            e164[t] = f"+{code}" + national
-            if code == PROVIDER_COUNTRY_CODE:
-                sendable = scan.reason[t] == _OK
-                phone[t[sendable]] = national[sendable]
-    reason = np.append(scan.reason, np.int8(_EMPTY))[codes]  # codes == -1: missing
+def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
+    """An Arrow string array as a column of ``dtype`` (Arrow-backed: no copy)."""
+    if (
+        isinstance(dtype, pd.ArrowDtype | pd.StringDtype)
+        and getattr(dtype, "storage", "") != "python"
+    ):
+        return pd.Series(pd.array(numbers, dtype=dtype), index=index, copy=False)
+    values = numbers.to_numpy(zero_copy_only=False)  # str, None where missing
+    if isinstance(dtype, pd.StringDtype):
+        values[np.equal(values, None)] = dtype.na_value
+    return pd.Series(values, index=index, dtype=dtype, copy=False)
+
+
+def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.DataFrame:
+    """The columns :func:`~smsframe.phones.normalize` returns, from each row's results
+    (whose reasons ``dedupe`` changes in place); text columns of ``dtype``, if given."""
+    reason, cc, key = rows.reason, rows.cc, rows.key
     if dedupe:
-        _mark_duplicates(reason, scan.key, codes)
-    if len(codes) == len(texts) and ((codes < 0) | (codes == np.arange(len(codes)))).all():
-        phone, e164 = phone[:-1], e164[:-1]  # one text per row already (missing: -1, no number)
-    else:
-        phone, e164 = phone.take(codes), e164.take(codes)
+        _mark_duplicates(reason, key)
+    national, e164 = _number_texts(key, cc)
+    sendable = (reason == _OK) | (reason == _DUPLICATE)
+    phone = _pc().if_else(_pa().array(sendable), national, _pa().scalar(None, national.type))
+    dtype = _arrow_text_dtype(dtype)
     return pd.DataFrame(
         {
-            "sms_phone": _text_column(phone, index),
-            "sms_e164": _text_column(e164, index),
+            "sms_phone": _number_column(phone, dtype, index),
+            "sms_e164": _number_column(e164, dtype, index),
             "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
         },
         index=index,
@@ -97,9 +87,61 @@ def _assemble(codes, texts, scan: _Scan, index: pd.Index, dedupe: bool) -> pd.Da
     )
 
 
-def _mark_duplicates(reason: np.ndarray, key: np.ndarray, codes: np.ndarray | None = None):
+def _number_texts(key: np.ndarray, cc: np.ndarray):
+    """``(national, e164)``: Arrow strings of each NSN key (null where ``key`` is -1),
+    written by Arrow's kernels from integers, without a Python object per value."""
+    pa, pc = _pa(), _pc()
+    text = pa.large_string()
+    valid = key >= 0
+    length = np.where(valid, key // 10**17, 0)
+    value = np.where(valid, key % 10**17, 0)
+    national = pc.cast(pa.array(value, mask=~valid), text)
+    # a leading zero (Italy's 06...) is not in the integer: pad to the NSN's length
+    zeros = np.flatnonzero(valid & (value < np.power(10, np.maximum(length - 1, 0))))
+    if zeros.size:
+        padded = pa.chunked_array(
+            [pc.utf8_lpad(national.take(zeros[at]), k, "0") for k, at in _groups(length[zeros])]
+        ).combine_chunks()
+        order = np.concatenate([zeros[at] for _, at in _groups(length[zeros])])
+        national = _replaced(national, order, padded)
+    # E.164: '+', then the country code and NSN as one integer (the code has no leading
+    # zero, so the NSN keeps its own); longer than an int64 holds: joined as text
+    fits = valid & (length <= 15)
+    whole = np.where(fits, cc.astype(np.int64) * np.power(10, length) + value, 0)
+    plus, nothing = pa.scalar("+", text), pa.scalar("", text)
+    e164 = pc.binary_join_element_wise(plus, pc.cast(pa.array(whole, mask=~fits), text), nothing)
+    long = np.flatnonzero(valid & ~fits)
+    if long.size:
+        codes = pc.cast(pa.array(cc[long].astype(np.int64)), text)
+        e164 = _replaced(
+            e164, long, pc.binary_join_element_wise(plus, codes, national.take(long), nothing)
+        )
+    return national, e164
+
+
+def _replaced(array, rows: np.ndarray, values):
+    """``array`` with the values at ``rows`` (ascending or not) replaced by ``values``."""
+    pa, pc = _pa(), _pc()
+    order = np.argsort(rows, kind="stable")
+    mask = np.zeros(len(array), dtype=bool)
+    mask[rows] = True
+    return pc.replace_with_mask(array, pa.array(mask), values.take(pa.array(order)))
+
+
+def _pa():
+    import pyarrow
+
+    return pyarrow
+
+
+def _pc():
+    import pyarrow.compute
+
+    return pyarrow.compute
+
+
+def _mark_duplicates(reason: np.ndarray, key: np.ndarray) -> None:
     """Sendable rows whose number an earlier row has: ``duplicate`` (in place)."""
     sendable = np.flatnonzero(reason == _OK)
-    keys = key[sendable] if codes is None else key[codes[sendable]]
-    repeated = pd.Series(keys).duplicated(keep="first").to_numpy()
+    repeated = pd.Series(key[sendable]).duplicated(keep="first").to_numpy()
     reason[sendable[repeated]] = _DUPLICATE

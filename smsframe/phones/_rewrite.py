@@ -30,6 +30,7 @@ _NONE = np.zeros(0, dtype=np.intp)
 _PIECE_CODES = np.array([ord(c) for c in _PIECE_SEPARATORS])
 _GAP_CODES = np.array([ord(c) for c in ".:\uff1a="])  # and whitespace: between mark and digits
 _MARKS = [[ord(c) for c in mark] for mark in ("extension", "extn", "ext", "x", "#", "转", "分机")]
+_MARK_ENDS = [m[-1] for m in _MARKS] + [m[-1] - 32 for m in _MARKS if 97 <= m[-1] <= 122]
 
 
 def _rewrite(
@@ -128,30 +129,30 @@ def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     c = chars[rows]
     # A piece separator (a line break, ';'...) may part two numbers: an extension is
     # looked for in each piece, which the careful path does (not across the separator).
-    rows, c = rows[alone := ~np.isin(c, _PIECE_CODES).any(axis=1)], c[alone]
+    # Without a mark's last character (a label such as '(mobile)') there is nothing to do.
+    alone = ~np.isin(c, _PIECE_CODES).any(axis=1) & np.isin(c, _MARK_ENDS).any(axis=1)
+    rows, c = rows[alone], c[alone]
     if not rows.size:
         return rows
     n, k = c.shape
     flag = _FLAGS.take(c)
-    white, digit, letter = ((flag & bit) != 0 for bit in (_F_WHITE, _F_DIGIT, _F_LETTER))
-    gap = white | np.isin(c, _GAP_CODES)
-    run = np.zeros((n, k + 1), dtype=np.int64)  # run[:, j + 1]: digits ending at j
-    gaps = np.zeros((n, k + 1), dtype=np.int64)  # gaps[:, j + 1]: gap characters ending at j
-    for j in range(k):
-        run[:, j + 1] = (run[:, j] + 1) * digit[:, j]
-        gaps[:, j + 1] = (gaps[:, j] + 1) * gap[:, j]
-    i = np.arange(n)
+    white, digit = (flag & _F_WHITE) != 0, (flag & _F_DIGIT) != 0
+    i, position = np.arange(n), np.arange(k)
     end = k - 1 - np.argmax(~white[:, ::-1], axis=1)
     end -= c[i, end] == ord("#")
-    size = run[i, end + 1]
+    size = end - _last(~digit, position <= end[:, None])  # the digits ending at end
     ok = (size >= 1) & (size <= 7)
+    rows, c, flag, end, size = rows[ok], c[ok], flag[ok], end[ok], size[ok]
+    n, i = len(rows), np.arange(len(rows))
+    gap = ((flag & _F_WHITE) != 0) | np.isin(c, _GAP_CODES)
+    letter = (flag & _F_LETTER) != 0
     mark_end = end + 1 - size
-    mark_end -= gaps[i, mark_end]
+    mark_end = _last(~gap, position < mark_end[:, None]) + 1  # before the gap's characters
     start = np.full(n, -1)
     lower = np.where((c >= 65) & (c <= 90), c | 0x20, c)
     for mark in _MARKS:
         at = mark_end - len(mark)
-        match = ok & (at >= 0) & (start < 0)
+        match = (at >= 0) & (start < 0)
         for j, code in enumerate(mark):
             match &= lower[i, np.clip(at + j, 0, k - 1)] == code
         match &= (at == 0) | ~letter[i, np.clip(at - 1, 0, k - 1)]
@@ -159,3 +160,8 @@ def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     rows, start = rows[start >= 0], start[start >= 0]
     chars[rows] = np.where(np.arange(k) >= start[:, None], _SPACE, chars[rows])
     return rows
+
+
+def _last(mask: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """Per value (row), the last position where ``mask`` and ``within`` hold, else -1."""
+    return np.where(mask & within, np.arange(mask.shape[1]), -1).max(axis=1, initial=-1)

@@ -56,14 +56,23 @@ def one_thread() -> Iterator[None]:
 
 
 class _Scan:
-    """Results per text: reason, country code, NSN key, and whether the text is
-    exactly the NSN's ASCII digits (then it is reused as the output string)."""
+    """Results per text: reason, country code and NSN key."""
 
     def __init__(self, n: int) -> None:
         self.reason = np.full(n, _UNDECIDED, dtype=np.int8)
         self.cc = np.zeros(n, dtype=np.int16)
         self.key = np.full(n, -1, dtype=np.int64)  # NSN length * 10**17 + NSN
-        self.canonical = np.zeros(n, dtype=bool)
+
+    def take(self, codes: np.ndarray | None) -> _Scan:
+        """The results of each row, whose text is ``codes`` (-1: missing, so ``empty``);
+        ``None``: one text per row already."""
+        if codes is None:
+            return self
+        rows = _Scan(0)
+        rows.reason = np.append(self.reason, np.int8(_EMPTY))[codes]
+        rows.cc = np.append(self.cc, np.int16(0))[codes]
+        rows.key = np.append(self.key, -1)[codes]
+        return rows
 
 
 class _Texts:
@@ -101,7 +110,7 @@ def _scan(
             if _STRICT:
                 raise
             # a fast-path bug must not cost a result: phonenumbers decides these
-            scan.reason[batch], scan.key[batch], scan.canonical[batch] = _UNDECIDED, -1, False
+            scan.reason[batch], scan.key[batch] = _UNDECIDED, -1
 
     starts = range(0, len(rows), batch_size)
     threads = _SCAN_THREADS.get()
@@ -118,20 +127,17 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan, steps: b
     length = source.lengths(rows)
     scan.reason[rows[length == 0]] = _EMPTY
     # values of one length at a time: no padding, and whole-value reductions are cheap
-    blocks, chosen, counts, pluses, plain = [], [], [], [], []
+    blocks, chosen, counts, pluses = [], [], [], []
     for k, group in _groups(np.minimum(length, _MAX_CHARS + 1)):
         if not 1 <= k <= _MAX_CHARS:
             continue
-        why, block, pick, count, plus, ascii_digits = _scan_length(
-            source.chars(rows[group], k), k, steps
-        )
+        why, block, pick, count, plus = _scan_length(source.chars(rows[group], k), k, steps)
         scan.reason[rows[group]] = why
         if pick.size:
             blocks.append(block)
             chosen.append(rows[group[pick]])
             counts.append(count)
             pluses.append(plus)
-            plain.append(ascii_digits)
     if not blocks:
         return
     width = max(b.shape[0] for b in blocks)
@@ -141,7 +147,7 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan, steps: b
         table[: b.shape[0], at : at + b.shape[1]] = b
         at += b.shape[1]
     cand = np.concatenate(chosen)
-    nd, plus, ascii_digits = (np.concatenate(x) for x in (counts, pluses, plain))
+    nd, plus = np.concatenate(counts), np.concatenate(pluses)
     digits = _Digits(table)
     why, code, off = engine.decide(digits, nd, plus)
     scan.reason[cand] = why
@@ -150,7 +156,6 @@ def _scan_batch(engine: _Engine, source, rows: np.ndarray, scan: _Scan, steps: b
     target = cand[valid]
     scan.cc[target] = code[valid]
     scan.key[target] = nsn * 10**17 + digits.values(valid, off[valid], nsn)
-    scan.canonical[target] = ascii_digits[valid] & (off[valid] == 0) & ~plus[valid]
 
 
 def _prepared_otherwise(isdigit, any_flag, count, simple) -> np.ndarray:
@@ -173,7 +178,7 @@ def _scan_length(chars: np.ndarray, k: int, steps: bool = True):
     """Classify values of ``k`` characters, given as their codes (values, k).
 
     Returns (reason per value, digit block (k, picked) of the values to decide,
-    their positions, digit counts, leading '+', whether they are ASCII digits only).
+    their positions, digit counts, leading '+').
     """
     m = len(chars)
     flags = np.ascontiguousarray(_FLAGS.take(chars).T)  # (position, value)
@@ -239,7 +244,7 @@ def _scan_length(chars: np.ndarray, k: int, steps: bool = True):
     sub = np.ascontiguousarray(_VALUE.take(chars if everything else chars[pick]).T)
     if len(pick) and (count == k).all():  # nothing but digits: already in place
         block[:] = sub
-        return why, block, pick, count, has_plus[pick], any_flag[pick] == _F_DIGIT
+        return why, block, pick, count, has_plus[pick]
     digit = isdigit if everything else isdigit[:, pick]
     packed = np.packbits(digit, axis=0, bitorder="little").astype(np.uint64)
     shape = packed[0].copy()
@@ -258,5 +263,4 @@ def _scan_length(chars: np.ndarray, k: int, steps: bool = True):
         rank = np.cumsum(digit, axis=0, dtype=np.int8) - 1
         j, i = np.nonzero(digit)
         block[rank[j, i], i] = sub[j, i]
-    ascii_digits = any_flag[pick] == _F_DIGIT
-    return why, block, pick, count, has_plus[pick], ascii_digits
+    return why, block, pick, count, has_plus[pick]
