@@ -11,7 +11,8 @@ regular expressions, then ``phonenumbers.parse`` + ``is_valid_number`` +
 extrapolated); of the same loop over ``rphonenumbers``; the ratios; the share of
 distinct values that reach phonenumbers itself (the per-value fallback) and the share
 that reach the per-value preparation of the documented steps; the peak memory of
-``normalize`` (tracemalloc) relative to the input column; then the same for the
+``normalize`` (Python's and Arrow's allocations, bench/_memory.py) relative to the
+input column; then the same for the
 column as Arrow strings. ``--check`` compares every row with the reference.
 
 Mixes (1M rows each by default):
@@ -37,7 +38,6 @@ import random
 import statistics
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # The per-row reference the tests hold normalize to: tests/phone_reference.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from _memory import peak_bytes
 from phone_reference import reference, reference_text
 
 from smsframe.phones import normalize
@@ -246,11 +247,7 @@ def main() -> None:
         out = normalize(column)
     texts = pd.Series([reference_text(v) for v in column], dtype=object)
     distinct = texts.nunique()
-    gc.collect()
-    tracemalloc.start()
-    normalize(column)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak = peak_bytes(lambda: normalize(column))[1]
 
     print(
         f"pandas {pd.__version__}, numpy {np.__version__}, phonenumbers {phonenumbers.__version__}"
@@ -274,28 +271,20 @@ def main() -> None:
     if prepared.module is not None:
         print(f"distinct texts prepared one by one (documented steps): {len(prepared.seen):,} "
               f"= {len(prepared.seen) / distinct:.2%}")  # fmt: skip
-    print(f"peak memory of normalize: {peak / 2**20:.1f} MiB = {peak / input_bytes:.2f} x input")
+    print(f"peak memory of normalize: {_memory(peak, input_bytes)}")
 
-    try:  # the same column as Arrow strings, if pyarrow is there
-        import pyarrow  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        arrow = pd.Series(texts, dtype="string[pyarrow]")
-        arrow_bytes = arrow.memory_usage(deep=True, index=False)
-        normalize(arrow.head(1000))
-        arrow_rate = statistics.median(
-            len(arrow) / _timed(lambda: normalize(arrow)) for _ in range(args.rounds)
-        )
-        gc.collect()
-        tracemalloc.start()
-        normalize(arrow)
-        _, arrow_peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-        print(
-            f"as Arrow strings ({arrow_bytes / 2**20:.1f} MiB): {arrow_rate:,.0f} rows/s, "
-            f"peak memory {arrow_peak / 2**20:.1f} MiB = {arrow_peak / arrow_bytes:.2f} x input"
-        )
+    # the same column as Arrow strings
+    arrow = pd.Series(texts, dtype="string[pyarrow]")
+    arrow_bytes = arrow.memory_usage(deep=True, index=False)
+    normalize(arrow.head(1000))
+    arrow_rate = statistics.median(
+        len(arrow) / _timed(lambda: normalize(arrow)) for _ in range(args.rounds)
+    )
+    arrow_peak = peak_bytes(lambda: normalize(arrow))[1]
+    print(
+        f"as Arrow strings ({arrow_bytes / 2**20:.1f} MiB): {arrow_rate:,.0f} rows/s, "
+        f"peak memory {_memory(arrow_peak, arrow_bytes)}"
+    )
 
     if args.check:
         want = reference(list(column))
@@ -308,6 +297,14 @@ def main() -> None:
         bad = sum(g != w for g, w in zip(got, want, strict=True))
         print(f"check: {len(want) - bad:,} of {len(want):,} rows agree with the reference")
         np.testing.assert_equal(bad, 0)
+
+
+def _memory(peak, size: int) -> str:
+    return (
+        f"{peak.sampled / 2**20:.1f} MiB = {peak.sampled / size:.2f} x input sampled, at most "
+        f"{peak.bound / 2**20:.1f} MiB = {peak.bound / size:.2f} x (Python "
+        f"{peak.python / 2**20:.1f} + Arrow {peak.arrow / 2**20:.1f})"
+    )
 
 
 def _timed(function) -> float:

@@ -10,7 +10,7 @@ import pandas as pd
 from smsframe.phones._decide import _classify, _decide_declined
 from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
-from smsframe.phones._scan import _BATCH, _Scan, _scan
+from smsframe.phones._scan import _Scan, _scan
 from smsframe.phones._values import _factorized_texts
 
 
@@ -83,8 +83,7 @@ def _decided_arrow(array, region: str) -> _Scan:
             array = encoded.dictionary
     present = array.is_valid().to_numpy(zero_copy_only=False)
     ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
-    # smaller batches: the working memory must stay small next to a compact input
-    scan = _scan(_engine(region), _Utf8(array), present & ascii_, _BATCH // 4)
+    scan = _scan(_engine(region), _Utf8(array), present & ascii_)
     others = np.flatnonzero(present & ~ascii_)  # full-width digits, CJK text...: str
     if others.size:
         texts = np.empty(len(others), dtype=object)

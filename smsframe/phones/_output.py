@@ -69,17 +69,15 @@ def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
 def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.DataFrame:
     """The columns :func:`~smsframe.phones.normalize` returns, from each row's results
     (whose reasons ``dedupe`` changes in place); text columns of ``dtype``, if given."""
-    reason, cc, key = rows.reason, rows.cc, rows.key
+    reason = rows.reason
     if dedupe:
-        _mark_duplicates(reason, key)
-    national, e164 = _number_texts(key, cc)
+        _mark_duplicates(reason, rows.key)
     sendable = (reason == _OK) | (reason == _DUPLICATE)
-    phone = _pc().if_else(_pa().array(sendable), national, _pa().scalar(None, national.type))
     dtype = _arrow_text_dtype(dtype)
     return pd.DataFrame(
         {
-            "sms_phone": _number_column(phone, dtype, index),
-            "sms_e164": _number_column(e164, dtype, index),
+            "sms_phone": _number_column(_national_texts(rows.key, sendable), dtype, index),
+            "sms_e164": _number_column(_e164_texts(rows.key, rows.cc), dtype, index),
             "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
         },
         index=index,
@@ -87,36 +85,55 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
     )
 
 
-def _number_texts(key: np.ndarray, cc: np.ndarray):
-    """``(national, e164)``: Arrow strings of each NSN key (null where ``key`` is -1),
-    written by Arrow's kernels from integers, without a Python object per value."""
+# Output texts are written by Arrow's kernels from integers (a cast), without a Python
+# object per value. A key is an NSN's length * 10**17 + the NSN.
+_POWERS = 10 ** np.arange(18, dtype=np.int64)
+
+
+def _national_texts(key: np.ndarray, mask: np.ndarray):
+    """Arrow strings: the NSN of each key where ``mask``, else null."""
     pa, pc = _pa(), _pc()
-    text = pa.large_string()
-    valid = key >= 0
-    length = np.where(valid, key // 10**17, 0)
-    value = np.where(valid, key % 10**17, 0)
-    national = pc.cast(pa.array(value, mask=~valid), text)
+    length, value = np.divmod(np.where(mask, key, 0), 10**17)
+    national = pc.cast(pa.array(value, mask=~mask), pa.large_string())
     # a leading zero (Italy's 06...) is not in the integer: pad to the NSN's length
-    zeros = np.flatnonzero(valid & (value < np.power(10, np.maximum(length - 1, 0))))
+    zeros = np.flatnonzero(mask & (value < _POWERS[np.maximum(length - 1, 0)]))
     if zeros.size:
-        padded = pa.chunked_array(
-            [pc.utf8_lpad(national.take(zeros[at]), k, "0") for k, at in _groups(length[zeros])]
-        ).combine_chunks()
-        order = np.concatenate([zeros[at] for _, at in _groups(length[zeros])])
-        national = _replaced(national, order, padded)
-    # E.164: '+', then the country code and NSN as one integer (the code has no leading
-    # zero, so the NSN keeps its own); longer than an int64 holds: joined as text
+        groups = list(_groups(length[zeros]))
+        padded = [pc.utf8_lpad(national.take(zeros[at]), k, "0") for k, at in groups]
+        order = np.concatenate([zeros[at] for _, at in groups])
+        national = _replaced(national, order, pa.chunked_array(padded).combine_chunks())
+    return national
+
+
+def _e164_texts(key: np.ndarray, cc: np.ndarray):
+    """Arrow strings: the E.164 form of each key with its country code, null where
+    ``key`` is -1."""
+    pa, pc = _pa(), _pc()
+    valid = key >= 0
+    length, value = np.divmod(np.where(valid, key, 0), 10**17)
+    # the country code and NSN as one integer (the code has no leading zero, so the
+    # NSN keeps its own), negative: cast, its '-' is where the '+' goes
     fits = valid & (length <= 15)
-    whole = np.where(fits, cc.astype(np.int64) * np.power(10, length) + value, 0)
-    plus, nothing = pa.scalar("+", text), pa.scalar("", text)
-    e164 = pc.binary_join_element_wise(plus, pc.cast(pa.array(whole, mask=~fits), text), nothing)
-    long = np.flatnonzero(valid & ~fits)
+    whole = np.where(fits, -(cc.astype(np.int64) * _POWERS[length] + value), 0)
+    minus = pc.cast(pa.array(whole, mask=~fits), pa.large_string())
+    del whole
+    validity, offsets, data = minus.buffers()
+    starts = np.frombuffer(offsets, dtype=np.int64, count=len(key))
+    text = np.frombuffer(data, dtype=np.uint8).copy()
+    text[starts[fits]] = ord("+")
+    e164 = pa.LargeStringArray.from_buffers(
+        len(key), offsets, pa.py_buffer(text), validity, minus.null_count
+    )
+    long = np.flatnonzero(valid & ~fits)  # more digits than an int64 holds: as text
     if long.size:
+        text = pa.large_string()
+        national = _national_texts(key[long], np.ones(len(long), dtype=bool))
         codes = pc.cast(pa.array(cc[long].astype(np.int64)), text)
-        e164 = _replaced(
-            e164, long, pc.binary_join_element_wise(plus, codes, national.take(long), nothing)
+        joined = pc.binary_join_element_wise(
+            pa.scalar("+", text), codes, national, pa.scalar("", text)
         )
-    return national, e164
+        e164 = _replaced(e164, long, joined)
+    return e164
 
 
 def _replaced(array, rows: np.ndarray, values):
