@@ -46,13 +46,6 @@ def _text_column(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=dtype)  # pragma: no cover
 
 
-def _arrow_text_dtype(like=None):
-    """The dtype of the number columns: ``like`` (an Arrow-backed text dtype the values
-    came in), else pandas' default for text (``str`` in Arrow on pandas 3, ``object``
-    before)."""
-    return like if like is not None else pd.Series(["x"]).dtype
-
-
 def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
     """An Arrow string array as a column of ``dtype`` (Arrow-backed: no copy)."""
     if (
@@ -68,12 +61,15 @@ def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
 
 def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.DataFrame:
     """The columns :func:`~smsframe.phones.normalize` returns, from each row's results
-    (whose reasons ``dedupe`` changes in place); text columns of ``dtype``, if given."""
+    (whose reasons ``dedupe`` changes in place); text columns of ``dtype`` (the Arrow
+    text dtype the values came in), else of pandas' default for text (``str`` in Arrow
+    on pandas 3, ``object`` before)."""
     reason = rows.reason
     if dedupe:
         _mark_duplicates(reason, rows.key)
     sendable = (reason == _OK) | (reason == _DUPLICATE)
-    dtype = _arrow_text_dtype(dtype)
+    if dtype is None:
+        dtype = pd.Series(["x"]).dtype
     return pd.DataFrame(
         {
             "sms_phone": _number_column(_national_texts(rows.key, sendable), dtype, index),
@@ -88,6 +84,7 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
 # Output texts are written by Arrow's kernels from integers (a cast), without a Python
 # object per value. A key is an NSN's length * 10**17 + the NSN.
 _POWERS = 10 ** np.arange(18, dtype=np.int64)
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
 def _national_texts(key: np.ndarray, mask: np.ndarray):
@@ -119,10 +116,10 @@ def _e164_texts(key: np.ndarray, cc: np.ndarray):
     del whole
     validity, offsets, data = minus.buffers()
     starts = np.frombuffer(offsets, dtype=np.int64, count=len(key))
-    text = np.frombuffer(data, dtype=np.uint8).copy()
-    text[starts[fits]] = ord("+")
+    signed = np.frombuffer(data, dtype=np.uint8).copy() if data is not None else _NO_BYTES
+    signed[starts[fits]] = ord("+")
     e164 = pa.LargeStringArray.from_buffers(
-        len(key), offsets, pa.py_buffer(text), validity, minus.null_count
+        len(key), offsets, pa.py_buffer(signed), validity, minus.null_count
     )
     long = np.flatnonzero(valid & ~fits)  # more digits than an int64 holds: as text
     if long.size:
