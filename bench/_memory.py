@@ -11,6 +11,10 @@ from typing import Any, NamedTuple
 
 import pyarrow as pa
 
+# Every pool a measurement counted with: buffers it allocated (the result's) call back into
+# it when they are freed, after the measurement, so it must outlive them (else a segfault).
+_COUNTING_POOLS: list[pa.MemoryPool] = []
+
 
 class Peak(NamedTuple):
     """Bytes held at once beyond what was held before the call."""
@@ -30,6 +34,7 @@ def peak_bytes(function: Callable[[], Any]) -> tuple[Any, Peak]:
     gc.collect()
     previous = pa.default_memory_pool()
     counted = pa.proxy_memory_pool(previous)  # the same memory, its own statistics
+    _COUNTING_POOLS.append(counted)
     pa.set_memory_pool(counted)
     done, most = threading.Event(), [0]
 

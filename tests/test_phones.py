@@ -543,6 +543,15 @@ def test_reasons(value, reason, e164):
     assert reference([value]) == rows_of(out)
 
 
+@pytest.mark.parametrize("repeat", [1, 3])
+def test_lone_surrogates_are_read_as_phonenumbers_reads_them(repeat):
+    """UTF-8 (Arrow's text) cannot hold a lone surrogate; a column holding one is still
+    decided value by value as the reference decides it, never a crash."""
+    values = ["\ud800", "1380013800\udfff", "13800138000\ud800", "138\udc0000138000",
+              "+86 138 0013 8001", "\ud83d13800138002"] * repeat  # fmt: skip
+    assert rows_of(normalize(pd.Series(values, dtype=object))) == reference(values)
+
+
 def test_keeps_the_index_and_accepts_many_containers():
     index = pd.Index(["b", "a", "b"], name="contact")
     values = ["13800138000", "x", "13800138000"]

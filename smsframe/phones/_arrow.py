@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -64,9 +65,24 @@ def _as_arrow(values: Any):
     codes, texts = _factorized_texts(values)
     missing = codes < 0
     if len(codes) == len(texts) and (missing | (codes == np.arange(len(codes)))).all():
-        array = _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
-        return array, None, None  # one text per row
-    return _pa().array(texts, type=_pa().large_string(), from_pandas=True), None, codes
+        return _large_strings(texts, missing), None, None  # one text per row
+    return _large_strings(texts), None, codes
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _large_strings(texts: np.ndarray, missing: np.ndarray | None = None):
+    """``texts`` (a numpy object array) as an Arrow ``large_string`` array. UTF-8 cannot
+    hold a lone surrogate: there (rarely) it reads U+FFFD, junk to phonenumbers as well."""
+    try:
+        return _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
+    except UnicodeEncodeError:
+        texts = np.array(
+            [_LONE_SURROGATE.sub("\ufffd", t) if isinstance(t, str) else t for t in texts],
+            dtype=object,
+        )
+        return _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
 
 
 def _decided_arrow(array, region: str) -> _Scan:
