@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from smsframe.codes import CHINA, STATUSES, decode
 from smsframe.errors import InvalidValue
+from smsframe.phones._values import _large_strings
 
 # Every column smsframe writes into a frame it returns.
 OUTPUT_COLUMNS = [
@@ -194,10 +195,10 @@ def _arrow_text(values: Any) -> pa.Array:
             array = array.combine_chunks()
         if pa.types.is_null(array.type) or pa.types.is_string(array.type):
             array = array.cast(pa.large_string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with other values
-        array = None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # text mixed with
+        array = None  # other values, or a lone surrogate
     if array is None or not pa.types.is_large_string(array.type):
-        array = pa.array([v if isinstance(v, str) else None for v in values], pa.large_string())
+        array = _large_strings([v if isinstance(v, str) else None for v in values])
     return array
 
 

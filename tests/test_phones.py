@@ -31,6 +31,7 @@ from smsframe.phones import (
     _metadata,
     _parse,
     _scan,
+    details,
     normalize,
     normalize_frame,
     sendable_keys,
@@ -550,6 +551,10 @@ def test_lone_surrogates_are_read_as_phonenumbers_reads_them(repeat):
     values = ["\ud800", "1380013800\udfff", "13800138000\ud800", "138\udc0000138000",
               "+86 138 0013 8001", "\ud83d13800138002"] * repeat  # fmt: skip
     assert rows_of(normalize(pd.Series(values, dtype=object))) == reference(values)
+    cells = pd.Series(["13800138000；13900139000\ud800", "\ud800"], dtype=object)
+    assert details(cells, normalize(cells)).tolist()[0] == (
+        "2 numbers in one cell (13800138000, 13900139000\\ud800): give each a row of its own"
+    )
 
 
 def test_keeps_the_index_and_accepts_many_containers():

@@ -86,6 +86,7 @@ from smsframe.phones._reasons import (
     REASONS,
 )
 from smsframe.phones._steps import several_numbers
+from smsframe.phones._values import _storable
 
 __all__ = [
     "PROVIDER_COUNTRY_CODE",
@@ -226,7 +227,7 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
         picked = values.iloc[several] if isinstance(values, pd.Series) else values[several]
         found = several_numbers(np.asarray(picked, dtype=object))
         words[several] = [
-            f"{len(n)} numbers in one cell ({', '.join(n)}): give each a row of its own"
+            f"{len(n)} numbers in one cell ({_storable(', '.join(n))}): give each a row of its own"
             for n in found
             if n is not None
         ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from smsframe.phones._decide import _classify, _decide_declined
 from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
 from smsframe.phones._scan import _Scan, _scan
-from smsframe.phones._values import _factorized_texts
+from smsframe.phones._values import _factorized_texts, _large_strings
 
 
 class _Utf8:
@@ -67,22 +66,6 @@ def _as_arrow(values: Any):
     if len(codes) == len(texts) and (missing | (codes == np.arange(len(codes)))).all():
         return _large_strings(texts, missing), None, None  # one text per row
     return _large_strings(texts), None, codes
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _large_strings(texts: np.ndarray, missing: np.ndarray | None = None):
-    """``texts`` (a numpy object array) as an Arrow ``large_string`` array. UTF-8 cannot
-    hold a lone surrogate: there (rarely) it reads U+FFFD, junk to phonenumbers as well."""
-    try:
-        return _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
-    except UnicodeEncodeError:
-        texts = np.array(
-            [_LONE_SURROGATE.sub("\ufffd", t) if isinstance(t, str) else t for t in texts],
-            dtype=object,
-        )
-        return _pa().array(texts, type=_pa().large_string(), mask=missing, from_pandas=True)
 
 
 def _decided_arrow(array, region: str) -> _Scan:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from smsframe.phones._values import _text_of
+from smsframe.phones._values import _large_strings, _text_of
 
 # What smsframe decides before phonenumbers reads a text (the module's docstring says
 # why). The fast path takes the common cases itself (_chars, _rewrite) and leaves
@@ -85,11 +85,10 @@ def several_numbers(values: Iterable[Any]) -> list[tuple[str, ...] | None]:
     >>> several_numbers(["13800138000; 13900139000", "13800138000"])
     [('13800138000', '13900139000'), None]
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     values = list(values)
-    texts = pa.array([v if isinstance(v, str) else None for v in values], pa.large_string())
+    texts = _large_strings([v if isinstance(v, str) else None for v in values])
     runs = pc.extract_regex(texts, _TWO_RUNS)
     matched = runs.is_valid().to_numpy(zero_copy_only=False)
     pairs = zip(runs.field("first").to_pylist(), runs.field("second").to_pylist(), strict=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 _UNREADABLE = "\ufffd"  # stands for a value whose str() raised: not_a_number
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _text_of(value: Any) -> str | None:
@@ -151,3 +153,29 @@ def _texts_of_array(uniques: Any) -> np.ndarray:
     for i in np.flatnonzero(todo):
         out[i] = _text_of(uniques[i])
     return out
+
+
+def _large_strings(texts: Any, missing: np.ndarray | None = None):
+    """``texts`` (str, or missing as pandas spells it) as an Arrow ``large_string`` array,
+    null where ``missing``. UTF-8 cannot hold a lone surrogate: there (rarely) it reads
+    U+FFFD, which phonenumbers takes for junk just as it takes the surrogate.
+
+    >>> _large_strings(["138", None, "\\ud800"]).to_pylist()
+    ['138', None, '\\ufffd']
+    """
+    import pyarrow as pa
+
+    try:
+        return pa.array(texts, type=pa.large_string(), mask=missing, from_pandas=True)
+    except UnicodeEncodeError:
+        texts = np.array(
+            [_LONE_SURROGATE.sub(_UNREADABLE, t) if isinstance(t, str) else t for t in texts],
+            dtype=object,
+        )
+        return pa.array(texts, type=pa.large_string(), mask=missing, from_pandas=True)
+
+
+def _storable(text: str) -> str:
+    """``text`` with each lone surrogate written as its escape (``\\ud800``): a text
+    column (UTF-8 in Arrow) cannot hold one."""
+    return _LONE_SURROGATE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
