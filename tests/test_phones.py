@@ -9,6 +9,7 @@ the issue asks, about 45 s; set a smaller value for a quick local run).
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import math
 import os
@@ -609,6 +610,17 @@ def test_pyarrow_strings_are_read_from_their_buffers(repeat):
         assert rows_of(out) == want
 
 
+@pytest.mark.parametrize("one_thread", [False, True])
+def test_agrees_on_one_thread_and_on_several(one_thread):
+    """Work runs side by side (scan batches; values that are not ASCII beside the rest;
+    E.164 texts beside the national ones) unless :func:`one_thread` asks for one thread
+    (a Dask worker): the same rows either way."""
+    texts = [reference_text(v) for v in messy_corpus(20_000, seed=13)]
+    series = pd.Series(texts, dtype="string[pyarrow]")
+    with _scan.one_thread() if one_thread else contextlib.nullcontext():
+        assert_agrees(texts, series=series)
+
+
 def test_pyarrow_sliced_and_chunked_arrays():
     pa = pytest.importorskip("pyarrow")
     texts = [reference_text(v) for v in messy_corpus(3000, seed=12)]
@@ -685,6 +697,7 @@ def test_number_texts_keep_leading_zeros_and_country_codes_of_any_size():
                (971, "00123"), (971, "12345678901234567"), (998, "0000000000000001")]  # fmt: skip
     key = np.array([-1 if n is None else len(n) * 10**17 + int(n) for _, n in numbers])
     cc = np.array([c or 0 for c, _ in numbers], dtype=np.int16)
-    assert _national_texts(key, key >= 0).to_pylist() == [n for _, n in numbers]
+    length, value = np.divmod(np.maximum(key, 0), 10**17)
+    assert _national_texts(length, value, key >= 0).to_pylist() == [n for _, n in numbers]
     want = [None if n is None else f"+{c}{n}" for c, n in numbers]
-    assert _e164_texts(key, cc).to_pylist() == want
+    assert _e164_texts(length, value, cc).to_pylist() == want

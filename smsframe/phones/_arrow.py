@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from smsframe.phones._decide import _classify, _decide_declined
 from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
-from smsframe.phones._scan import _Scan, _scan
+from smsframe.phones._scan import _Scan, _scan, beside
 from smsframe.phones._values import _factorized_texts, _large_strings
 
 
@@ -68,6 +69,19 @@ def _as_arrow(values: Any):
     return _large_strings(texts), None, codes
 
 
+def _strings_at(array, rows: np.ndarray) -> np.ndarray:
+    """The values at ``rows`` of an Arrow string array, as Python strings."""
+    strings = np.empty(len(rows), dtype=object)
+    strings[:] = array.take(rows).to_pylist()
+    return strings
+
+
+def _decided_non_ascii(array, rows: np.ndarray, region: str) -> _Scan:
+    """The results of the values at ``rows`` of an Arrow string array, which are not
+    ASCII (full-width digits, CJK text...): read as Python strings."""
+    return _classify(_strings_at(array, rows), np.ones(len(rows), dtype=bool), region)
+
+
 def _decided_arrow(array, region: str) -> _Scan:
     """The results of each value of an Arrow string array (values that repeat a lot are
     decided once each)."""
@@ -82,18 +96,10 @@ def _decided_arrow(array, region: str) -> _Scan:
             array = encoded.dictionary
     present = array.is_valid().to_numpy(zero_copy_only=False)
     ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
-    scan = _scan(_engine(region), _Utf8(array), present & ascii_)
-    others = np.flatnonzero(present & ~ascii_)  # full-width digits, CJK text...: str
-    if others.size:
-        texts = np.empty(len(others), dtype=object)
-        texts[:] = array.take(others).to_pylist()
-        some = _classify(texts, np.ones(len(others), dtype=bool), region)
-        scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key
-
-    def python_strings(rows: np.ndarray) -> np.ndarray:
-        strings = np.empty(len(rows), dtype=object)
-        strings[:] = array.take(rows).to_pylist()
-        return strings
-
-    _decide_declined(scan, python_strings, region)
+    others = np.flatnonzero(present & ~ascii_)
+    with beside(_decided_non_ascii, array, others, region) as decided_others:
+        scan = _scan(_engine(region), _Utf8(array), present & ascii_)
+    some = decided_others()
+    scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key
+    _decide_declined(scan, partial(_strings_at, array), region)
     return scan.take(codes)

@@ -11,7 +11,7 @@ from smsframe.phones._reasons import (
     _OK,
     REASON_DTYPE,
 )
-from smsframe.phones._scan import _Scan
+from smsframe.phones._scan import _Scan, beside
 
 
 def _text_dtype():
@@ -65,15 +65,18 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
     text dtype the values came in), else of pandas' default for text (``str`` in Arrow
     on pandas 3, ``object`` before)."""
     reason = rows.reason
-    if dedupe:
-        _mark_duplicates(reason, rows.key)
-    sendable = (reason == _OK) | (reason == _DUPLICATE)
+    length, value = np.divmod(np.maximum(rows.key, 0), 10**17)  # -1 (none): 0, 0
+    with beside(_e164_texts, length, value, rows.cc) as e164:
+        if dedupe:
+            _mark_duplicates(reason, rows.key)
+        sendable = (reason == _OK) | (reason == _DUPLICATE)
+        national = _national_texts(length, value, sendable)
     if dtype is None:
         dtype = pd.Series(["x"]).dtype
     return pd.DataFrame(
         {
-            "sms_phone": _number_column(_national_texts(rows.key, sendable), dtype, index),
-            "sms_e164": _number_column(_e164_texts(rows.key, rows.cc), dtype, index),
+            "sms_phone": _number_column(national, dtype, index),
+            "sms_e164": _number_column(e164(), dtype, index),
             "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
         },
         index=index,
@@ -82,15 +85,14 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
 
 
 # Output texts are written by Arrow's kernels from integers (a cast), without a Python
-# object per value. A key is an NSN's length * 10**17 + the NSN.
+# object per value. A key is an NSN's length * 10**17 + the NSN: they come split in two.
 _POWERS = 10 ** np.arange(18, dtype=np.int64)
 _NO_BYTES = np.zeros(0, dtype=np.uint8)
 
 
-def _national_texts(key: np.ndarray, mask: np.ndarray):
-    """Arrow strings: the NSN of each key where ``mask``, else null."""
+def _national_texts(length: np.ndarray, value: np.ndarray, mask: np.ndarray):
+    """Arrow strings: each NSN (its length, its value) where ``mask``, else null."""
     pa, pc = _pa(), _pc()
-    length, value = np.divmod(np.where(mask, key, 0), 10**17)
     national = pc.cast(pa.array(value, mask=~mask), pa.large_string())
     # a leading zero (Italy's 06...) is not in the integer: pad to the NSN's length
     zeros = np.flatnonzero(mask & (value < _POWERS[np.maximum(length - 1, 0)]))
@@ -102,12 +104,11 @@ def _national_texts(key: np.ndarray, mask: np.ndarray):
     return national
 
 
-def _e164_texts(key: np.ndarray, cc: np.ndarray):
-    """Arrow strings: the E.164 form of each key with its country code, null where
-    ``key`` is -1."""
+def _e164_texts(length: np.ndarray, value: np.ndarray, cc: np.ndarray):
+    """Arrow strings: the E.164 form of each NSN (its length, its value) with its
+    country code, null where there is none (length 0)."""
     pa, pc = _pa(), _pc()
-    valid = key >= 0
-    length, value = np.divmod(np.where(valid, key, 0), 10**17)
+    valid = length > 0
     # the country code and NSN as one integer (the code has no leading zero, so the
     # NSN keeps its own), negative: cast, its '-' is where the '+' goes
     fits = valid & (length <= 15)
@@ -115,16 +116,16 @@ def _e164_texts(key: np.ndarray, cc: np.ndarray):
     minus = pc.cast(pa.array(whole, mask=~fits), pa.large_string())
     del whole
     validity, offsets, data = minus.buffers()
-    starts = np.frombuffer(offsets, dtype=np.int64, count=len(key))
+    starts = np.frombuffer(offsets, dtype=np.int64, count=len(length))
     signed = np.frombuffer(data, dtype=np.uint8).copy() if data is not None else _NO_BYTES
     signed[starts[fits]] = ord("+")
     e164 = pa.LargeStringArray.from_buffers(
-        len(key), offsets, pa.py_buffer(signed), validity, minus.null_count
+        len(length), offsets, pa.py_buffer(signed), validity, minus.null_count
     )
     long = np.flatnonzero(valid & ~fits)  # more digits than an int64 holds: as text
     if long.size:
         text = pa.large_string()
-        national = _national_texts(key[long], np.ones(len(long), dtype=bool))
+        national = _national_texts(length[long], value[long], np.ones(len(long), dtype=bool))
         codes = pc.cast(pa.array(cc[long].astype(np.int64)), text)
         joined = pc.binary_join_element_wise(
             pa.scalar("+", text), codes, national, pa.scalar("", text)
