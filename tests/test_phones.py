@@ -20,6 +20,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import phonenumbers
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -619,6 +620,36 @@ def test_agrees_on_one_thread_and_on_several(one_thread):
     series = pd.Series(texts, dtype="string[pyarrow]")
     with _scan.one_thread() if one_thread else contextlib.nullcontext():
         assert_agrees(texts, series=series)
+
+
+COMMON_SPELLINGS = ["{}", "{a} {b} {c}", "{a}-{b}-{c}", "+86{}", "+86 {}", "+86-{a}-{b}-{c}",
+                    "0086{}", "0086 {a} {b} {c}", "0086-{}", "86{}", "86 {}",
+                    "86-{a}-{b}-{c}"]  # fmt: skip
+NEAR_MISSES = ["{a} {b}-{c}", "{a}  {b} {c}", "{}0", "{a}{b}", "+86{}1", "+ 86 {}", "+86 {} ",
+               "86{a}{b}", "0086--{}", "{a}{b} {c}", "+86 0{}", "0{}", "+860{}"]  # fmt: skip
+
+
+def test_the_commonest_spellings_read_by_arrow_agree_with_the_reference():
+    """Arrow's regular expressions take a mobile's commonest spellings (_common) before
+    the scan: for every 4-digit start of an 11-digit number, in each of them and in
+    spellings close to them, the same rows as phonenumbers gives; and they are taken."""
+    from smsframe.phones._common import common_mobiles
+
+    rng = random.Random(17)
+    numbers = [f"{start}{rng.randrange(10**7):07d}" for start in range(1000, 2000)]
+    texts = [
+        spelling.format(d, a=d[:3], b=d[3:7], c=d[7:])
+        for d in numbers
+        for spelling in COMMON_SPELLINGS + NEAR_MISSES
+    ]
+    assert_agrees(texts, series=pd.Series(texts, dtype="string[pyarrow]"))
+    taken = common_mobiles(pa.array(texts, type=pa.large_string())) >= 0
+    out = normalize(pd.Series(texts, dtype="string[pyarrow]"), dedupe=False)
+    common = np.isin(np.arange(len(texts)) % (len(COMMON_SPELLINGS) + len(NEAR_MISSES)),
+                     np.arange(len(COMMON_SPELLINGS)))  # fmt: skip
+    assert not taken[~common].any()  # near misses are the scan's
+    assert (taken == common & out["sms_reason"].isna().to_numpy()).all()  # every mobile
+    assert taken.sum() > 0.5 * common.sum()
 
 
 def test_pyarrow_sliced_and_chunked_arrays():

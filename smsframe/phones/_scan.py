@@ -57,12 +57,17 @@ def one_thread() -> Iterator[None]:
         _SCAN_THREADS.reset(token)
 
 
+def scan_threads() -> int:
+    """How many threads may work side by side here (1 under :func:`one_thread`)."""
+    return _SCAN_THREADS.get()
+
+
 @contextmanager
 def beside(function: Callable[..., T], *args) -> Iterator[Callable[[], T]]:
     """Run ``function(*args)`` on a thread of its own while the block runs (on the
     calling thread under :func:`one_thread`); yields what waits for its result. Gains
     where the work releases the GIL (Arrow's kernels)."""
-    if _SCAN_THREADS.get() < 2:
+    if scan_threads() < 2:
         yield lambda: function(*args)
         return
     with ThreadPoolExecutor(1) as pool:
@@ -127,7 +132,7 @@ def _scan(
             scan.reason[batch], scan.key[batch] = _UNDECIDED, -1
 
     starts = range(0, len(rows), batch_size)
-    threads = _SCAN_THREADS.get()
+    threads = scan_threads()
     if len(starts) < 2 or threads < 2:
         for first in starts:
             work(first)
