@@ -22,6 +22,7 @@ from itertools import pairwise
 import numpy as np
 import phonenumbers
 
+from smsframe.phones._metadata import _DESCS, _TYPE_ORDER
 from smsframe.phones._output import _pa, _pc
 
 _SPELLING = (
@@ -30,16 +31,8 @@ _SPELLING = (
 _DIGITS = 11
 _SLICE = 1 << 16  # values worth a thread of their own
 _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
-_TRIED_FIRST = (  # number_type's order: a number of these types is not a mobile
-    "premium_rate",
-    "toll_free",
-    "shared_cost",
-    "voip",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-)
+# number_type's order: a number of these types is not a mobile
+_TRIED_FIRST = [_DESCS[i] for i, _ in _TYPE_ORDER]
 
 
 @functools.cache
