@@ -106,8 +106,9 @@ def _decided_arrow(array, region: str) -> _Scan:
         # rest by the scan
         common = common_mobiles(array, scan_threads()) if region == "CN" else _NO_KEYS
         taken = np.flatnonzero(common >= 0)
-        ascii_[taken] = False
-        scan = _scan(_engine(region), _Utf8(array), present & ascii_)
+        rest = present & ascii_
+        rest[taken] = False
+        scan = _scan(_engine(region), _Utf8(array), rest)
     scan.reason[taken], scan.cc[taken], scan.key[taken] = _OK, PROVIDER_COUNTRY_CODE, common[taken]
     some = decided_others()
     scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key

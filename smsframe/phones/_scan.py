@@ -64,9 +64,10 @@ def scan_threads() -> int:
 
 @contextmanager
 def beside(function: Callable[..., T], *args) -> Iterator[Callable[[], T]]:
-    """Run ``function(*args)`` on a thread of its own while the block runs (on the
-    calling thread under :func:`one_thread`); yields what waits for its result. Gains
-    where the work releases the GIL (Arrow's kernels)."""
+    """Run ``function(*args)`` on a thread of its own while the block runs; yields what
+    waits for its result (under :func:`one_thread`, what computes it then, on the
+    calling thread). Gains where either side releases the GIL (numpy's and Arrow's
+    kernels)."""
     if scan_threads() < 2:
         yield lambda: function(*args)
         return
