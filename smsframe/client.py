@@ -13,7 +13,7 @@ SendResult(operation='SendMessage', state=1, status='sent', ..., failed_phones=[
 from __future__ import annotations
 
 import contextlib
-import http
+import http.client
 import logging
 import os
 import socket
@@ -118,6 +118,7 @@ class _Watchdog:
 
     def __init__(self) -> None:
         self._due: dict[int, tuple[float, socket.socket]] = {}
+        self._shut: set[int] = set()  # watched sockets shut down, until released
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -133,6 +134,12 @@ class _Watchdog:
     def release(self, sock: socket.socket) -> None:
         with self._lock:
             self._due.pop(id(sock), None)
+            self._shut.discard(id(sock))
+
+    def shut(self, sock: socket.socket) -> bool:
+        """Whether the watchdog shut this watched socket down (its answer was overdue)."""
+        with self._lock:
+            return id(sock) in self._shut
 
     def _run(self) -> None:
         while True:
@@ -141,6 +148,7 @@ class _Watchdog:
             with self._lock:  # held while shutting down: a released socket is never touched
                 overdue = [key for key, (due, _) in self._due.items() if due <= now]
                 for key in overdue:
+                    self._shut.add(key)
                     with contextlib.suppress(OSError):
                         self._due.pop(key)[1].shutdown(socket.SHUT_RDWR)
 
@@ -158,6 +166,10 @@ class _DeadlineMixin:
         _WATCHDOG.watch(sock, seconds)
         try:
             return super().getresponse(*args, **kwargs)
+        except (OSError, http.client.HTTPException) as error:
+            if _WATCHDOG.shut(sock):  # our deadline, not the provider, ended it: a timeout
+                raise TimeoutError(f"no answer's head within {seconds} s") from error
+            raise
         finally:
             _WATCHDOG.release(sock)
 

@@ -119,7 +119,7 @@ def full_session(sim: Simulator) -> tuple[list[object], list[BaseException]]:
             action()
         errors.append(raised.value)
 
-    client = SmsClient(sim.wsdl_url, 101, "demo", OLD, operation_timeout=0.5)
+    client = SmsClient(sim.wsdl_url, 101, "demo", OLD, operation_timeout=1.0)
     objects.append(client)
     objects.append(client.login())
     objects.append(client.balance())
@@ -135,9 +135,9 @@ def full_session(sim: Simulator) -> tuple[list[object], list[BaseException]]:
             objects.append(client.send("您好", [PHONE], timestamp=6))
         except SmsError as error:
             errors.append(error)
-    sim.inject("GetBalance", "delay", times=1, delay_ms=700)
+    sim.inject("GetBalance", "delay", times=1, delay_ms=1500)
     expect(OutcomeUnknown, client.balance)
-    time.sleep(0.3)  # the simulator answers into the closed socket before we go on
+    time.sleep(0.6)  # the simulator answers into the closed socket before we go on
     sim.inject("UpdatePsw", "http500", times=1)
     expect(OutcomeUnknown, lambda: client.update_password(NEW))  # with both in flight
     sim.inject("UpdatePsw", "drop-before", times=1)
