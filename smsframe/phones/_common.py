@@ -1,10 +1,14 @@
 """The commonest spellings of all, read by Arrow's regular expressions: a mainland China
-mobile's 11 digits alone or grouped 3-4-4 by spaces or dashes, after ``+86``, ``0086``,
-``86`` or nothing, with CN the default region.
+mobile's 11 digits alone or grouped 3-4-4 by spaces or dashes, after ``+86``, ``(+86)``,
+``0086``, ``86`` or nothing, or as Excel's text of the number (``13800138000.0``);
+spaces and tabs around it (tab-separated exports) are not part of it. CN is the
+default region.
 
 Arrow's kernels (RE2, in C++) release the GIL, so threads take a core each, which the
 numpy scan, with Python between its steps, cannot. What phonenumbers does with such a
-text is known from CN's metadata alone: no national prefix or carrier code to strip
+text is known from CN's metadata alone (the spaces and tabs around it and the
+brackets of ``(+86)`` are dropped by parse as by any reader, Excel's ``.0`` by the
+documented steps): no national prefix or carrier code to strip
 from a mobile, the country code read from ``+86``/``0086`` or, without them, stripped
 because the 13 digits are too long for CN; then the number is valid and its type
 ``MOBILE`` exactly when its 11 digits match the mobile pattern, the general one and none
@@ -25,8 +29,12 @@ import phonenumbers
 from smsframe.phones._metadata import _DESCS, _TYPE_ORDER
 from smsframe.phones._output import _pa, _pc
 
+_AROUND = "[ \t]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
 _SPELLING = (
-    r"^(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}(?:[0-9]{8}| [0-9]{4} [0-9]{4}|-[0-9]{4}-[0-9]{4})$"
+    f"^{_AROUND}(?:"
+    r"(?:(?:\+86|\(\+86\)|0086|86)[ -]?)?1[0-9]{2}(?:[0-9]{8}| [0-9]{4} [0-9]{4}|-[0-9]{4}-[0-9]{4})"
+    r"|1[0-9]{10}\.0{1,8}"  # Excel's text of the number: its digits (the documented steps)
+    f"){_AROUND}$"
 )
 _DIGITS = 11
 _SLICE = 1 << 16  # values worth a thread of their own
@@ -75,8 +83,13 @@ def _keys(array) -> np.ndarray:
     rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
     if rows.size == 0:
         return keys
-    texts = pc.replace_substring(pc.replace_substring(array.take(rows), " ", ""), "-", "")
-    digits = pc.utf8_slice_codeunits(texts, -_DIGITS)  # after +86, 0086 or 86
+    texts = pc.ascii_trim_whitespace(array.take(rows))
+    grouped = pc.replace_substring(pc.replace_substring(texts, " ", ""), "-", "")
+    digits = pc.if_else(
+        pc.match_substring(texts, "."),
+        pc.utf8_slice_codeunits(texts, 0, _DIGITS),  # before Excel's .0
+        pc.utf8_slice_codeunits(grouped, -_DIGITS),  # after +86, (+86), 0086 or 86
+    )
     must, must_not = patterns
     mobile = pc.invert(pc.match_substring_regex(digits, must_not))
     for pattern in must:
