@@ -12,53 +12,119 @@ documented steps): no national prefix or carrier code to strip
 from a mobile, the country code read from ``+86``/``0086`` or, without them, stripped
 because the 13 digits are too long for CN; then the number is valid and its type
 ``MOBILE`` exactly when its 11 digits match the mobile pattern, the general one and none
-of the types ``number_type`` tries first. Every pattern comes from phonenumbers' own
-metadata, and a number a pattern here might not decide alike (a national or
-international prefix at its start) is left to the scan.
+of the types ``number_type`` tries first. These patterns, and the national and
+international prefixes parse would strip (such a number is left to the scan), make one
+digit automaton (``_automata``), from which one regular expression of exactly the
+wanted 11 digits is written, digit by digit; so RE2 reads each value once, and the
+digits of the values it takes are read by numpy from Arrow's buffers.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 
 import numpy as np
 import phonenumbers
+from numpy.lib.stride_tricks import sliding_window_view
 
+from smsframe.phones._automata import _Dfa, _Unsupported
 from smsframe.phones._metadata import _DESCS, _TYPE_ORDER
 from smsframe.phones._output import _pa, _pc
 
-_AROUND = "[ \t]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
-_SPELLING = (
-    f"^{_AROUND}(?:"
-    r"(?:(?:\+86|\(\+86\)|0086|86)[ -]?)?1[0-9]{2}(?:[0-9]{8}| [0-9]{4} [0-9]{4}|-[0-9]{4}-[0-9]{4})"
-    r"|1[0-9]{10}\.0{1,8}"  # Excel's text of the number: its digits (the documented steps)
-    f"){_AROUND}$"
-)
 _DIGITS = 11
+_GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
+_AROUND = "[ \t]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
+_COUNTRY = r"(?:(?:\+86|\(\+86\)|0086|86)[ -]?)?"
 _SLICE = 1 << 16  # values worth a thread of their own
 _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 # number_type's order: a number of these types is not a mobile
 _TRIED_FIRST = [_DESCS[i] for i, _ in _TYPE_ORDER]
+# Where the 11 digits are in the 13 bytes that end with them: grouped 3-4-4 or not.
+_WINDOW, _PAD = 13, 2  # _PAD: bytes before the first text, for a window ending there
+_PLAIN = np.arange(_DIGITS)
+_AT = [_PLAIN + _WINDOW - _DIGITS, _PLAIN + np.searchsorted(_GROUPS_AT, _PLAIN, side="right")]
+# A text's digits weigh 10**k in two halves of 5 and 6 digits, each exact in float32.
+_LOW = 6
+_POWER = 10.0 ** np.arange(_DIGITS - 1, -1, -1) % 10**_LOW
+_POWER[: _DIGITS - _LOW] = 10.0 ** np.arange(_DIGITS - _LOW - 1, -1, -1)
+_WEIGHTS = np.zeros((_WINDOW, 2 * len(_AT)), dtype=np.float32)  # high, low; ungrouped first
+for _kind, _at in enumerate(_AT):
+    _WEIGHTS[_at[: _DIGITS - _LOW], 2 * _kind] = _POWER[: _DIGITS - _LOW]
+    _WEIGHTS[_at[_DIGITS - _LOW :], 2 * _kind + 1] = _POWER[_DIGITS - _LOW :]
+_ZERO_HIGH, _ZERO_LOW = (int(ord("0") * _WEIGHTS[:, i].sum()) for i in (0, 1))
+_ANY_DIGITS = re.compile(r"(?:\[0-9\]){2,}")
 
 
 @functools.cache
-def _patterns() -> tuple[list[str], str] | None:
-    """(patterns the 11 digits must match, one they must not), as RE2 takes them, from
-    CN's metadata; None when that metadata has no 11-digit mobiles."""
-    cn = phonenumbers.PhoneMetadata.metadata_for_region("CN")
-    general, mobile = cn.general_desc, cn.mobile
-    if _DIGITS not in general.possible_length or _DIGITS not in mobile.possible_length:
+def _spelling() -> str | None:
+    """The regular expression (RE2) of the texts taken here: a mobile's 11 digits in a
+    common spelling. None when CN's metadata is beyond the automata."""
+    try:
+        mobiles = {sep: _mobiles(sep) for sep in ("", " ", "-")}
+    except _Unsupported:
         return None
-    must = [f"^(?:{general.national_number_pattern})$", f"^(?:{mobile.national_number_pattern})$"]
+    if mobiles[""] is None:
+        return None
+    spelled = "|".join(mobiles.values())
+    excel = f"{mobiles['']}\\.0{{1,8}}"  # Excel's text of the number: its digits (the steps)
+    return f"^{_AROUND}(?:{_COUNTRY}(?:{spelled})|{excel}){_AROUND}$"
+
+
+def _mobiles(sep: str) -> str | None:
+    """A regular expression of exactly the 11 digits (``sep`` between the groups of
+    3-4-4) that parse, with CN the default region, reads as a valid mainland mobile,
+    written digit by digit from :func:`_automaton`, so that RE2 needs one pass."""
+    dfa, wanted = _automaton()
+
+    @functools.cache
+    def rest(state: int, left: int) -> str | None:
+        """The digits from ``state`` on that end in a wanted state (None: none do)."""
+        if left == 0:
+            return "" if wanted[state] else None
+        if not dfa.live[state]:
+            return None
+        by_rest: dict[str, list[int]] = {}
+        for digit in range(10):
+            tail = rest(int(dfa.table[state, digit]), left - 1)
+            if tail is not None:
+                by_rest.setdefault(tail, []).append(digit)
+        if not by_rest:
+            return None
+        lead = sep if _DIGITS - left in _GROUPS_AT else ""
+        branches = [f"{_digit_class(digits)}{tail}" for tail, digits in by_rest.items()]
+        return lead + (branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})")
+
+    found = rest(0, _DIGITS)
+    return None if found is None else _ANY_DIGITS.sub(lambda m: f"[0-9]{{{len(m[0]) // 5}}}", found)
+
+
+@functools.cache
+def _automaton() -> tuple[_Dfa, np.ndarray]:
+    """One digit automaton of CN's general and mobile patterns, the patterns of the
+    types ``number_type`` tries first, and the national and international prefixes
+    parse would strip (then the scan decides); and its states where the digits read
+    match the first two and none of the others."""
+    cn = phonenumbers.PhoneMetadata.metadata_for_region("CN")
     tried = [getattr(cn, name) for name in _TRIED_FIRST]
-    not_mobile = [
-        f"(?:{d.national_number_pattern})$" for d in tried if d and d.national_number_pattern
-    ]
-    # a national or international prefix parse would strip: left to the scan
-    stripped = [f"(?:{p})" for p in (cn.national_prefix_for_parsing, cn.international_prefix) if p]
-    return must, f"^(?:{'|'.join(not_mobile + stripped)})"
+    stripped = [cn.national_prefix_for_parsing, cn.international_prefix]
+    dfa = _Dfa(
+        [
+            cn.general_desc.national_number_pattern,
+            cn.mobile.national_number_pattern,
+            *(d.national_number_pattern for d in tried if d and d.national_number_pattern),
+            *(f"(?:{p})[0-9]*" for p in stripped if p),
+        ]
+    )
+    return dfa, (dfa.accept & 0b11 == 0b11) & (dfa.accept >> 2 == 0)
+
+
+def _digit_class(digits: list[int]) -> str:
+    if len(digits) == 10:
+        return "[0-9]"
+    return str(digits[0]) if len(digits) == 1 else f"[{''.join(map(str, digits))}]"
 
 
 def common_mobiles(array, threads: int = 1) -> np.ndarray:
@@ -74,27 +140,33 @@ def common_mobiles(array, threads: int = 1) -> np.ndarray:
 
 
 def _keys(array) -> np.ndarray:
-    pa, pc = _pa(), _pc()
     keys = np.full(len(array), -1, dtype=np.int64)
-    patterns = _patterns()
-    if patterns is None:
+    spelling = _spelling()
+    if spelling is None:
         return keys
-    spelled = pc.match_substring_regex(array, _SPELLING).fill_null(False)
+    spelled = _pc().match_substring_regex(array, spelling).fill_null(False)
     rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
-    if rows.size == 0:
-        return keys
-    texts = pc.ascii_trim_whitespace(array.take(rows))
-    grouped = pc.replace_substring(pc.replace_substring(texts, " ", ""), "-", "")
-    digits = pc.if_else(
-        pc.match_substring(texts, "."),
-        pc.utf8_slice_codeunits(texts, 0, _DIGITS),  # before Excel's .0
-        pc.utf8_slice_codeunits(grouped, -_DIGITS),  # after +86, (+86), 0086 or 86
-    )
-    must, must_not = patterns
-    mobile = pc.invert(pc.match_substring_regex(digits, must_not))
-    for pattern in must:
-        mobile = pc.and_(mobile, pc.match_substring_regex(digits, pattern))
-    chosen = np.flatnonzero(mobile.to_numpy(zero_copy_only=False))
-    national = pc.cast(digits.take(chosen), pa.int64()).to_numpy(zero_copy_only=False)
-    keys[rows[chosen]] = _KEY_OF_11 + national
+    if rows.size:
+        keys[rows] = _KEY_OF_11 + _national_numbers(array.take(rows))
     return keys
+
+
+def _national_numbers(texts) -> np.ndarray:
+    """The 11 digits of each text the spelling took, as integers: a window of 13 bytes
+    ends with them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or
+    not), weighed by one product of small matrices."""
+    pa = _pa()
+    texts = _pc().ascii_trim_whitespace(texts.cast(pa.large_string()))
+    _, offsets, data = texts.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
+    start, end = bounds[:-1] + _PAD, bounds[1:] + _PAD
+    data = np.concatenate([np.zeros(_PAD, dtype=np.uint8), np.frombuffer(data, dtype=np.uint8)])
+    excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == 46)
+    gap = data[end - (_DIGITS - _GROUPS_AT[-1]) - 1]  # ...DDD DDDD
+    grouped = ~excel & ((gap == ord(" ")) | (gap == ord("-")))
+    last = np.where(excel, start + _DIGITS, end)
+    halves = sliding_window_view(data, _WINDOW)[last - _WINDOW].astype(np.float32) @ _WEIGHTS
+    # exact: every sum is below 2**24
+    high = np.where(grouped, halves[:, 2], halves[:, 0]).astype(np.int64) - _ZERO_HIGH
+    low = np.where(grouped, halves[:, 3], halves[:, 1]).astype(np.int64) - _ZERO_LOW
+    return high * 10**_LOW + low
