@@ -653,6 +653,9 @@ def test_the_commonest_spellings_read_by_arrow_agree_with_the_reference():
     assert not taken[~common].any()  # near misses are the scan's
     assert (taken == common & out["sms_reason"].isna().to_numpy()).all()  # every mobile
     assert taken.sum() > 0.5 * common.sum()
+    # the regular expression is written digit by digit: every 5-digit start, alone
+    starts = [f"{start}{rng.randrange(10**6):06d}" for start in range(10000, 20000)]
+    assert_agrees(starts, series=pd.Series(starts, dtype="string[pyarrow]"))
 
 
 def test_pyarrow_sliced_and_chunked_arrays():
