@@ -36,8 +36,11 @@ from smsframe.phones._output import _pa, _pc
 
 _DIGITS = 11
 _GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
-_AROUND = "[ \t]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
-_COUNTRY = r"(?:(?:\+86|\(\+86\)|0086|86)[ -]?)?"
+# The documented steps read every whitespace as a space: a no-break or ideographic space
+# (U+00A0, U+3000) is one here too.
+_WIDE_SPACES = ("\u00a0", "\u3000")
+_AROUND = "[ \t\u00a0\u3000]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
+_COUNTRY = "(?:(?:\\+86|\\(\\+86\\)|0086|86)[ \u00a0\u3000-]?)?"
 _SLICE = 1 << 16  # values worth a thread of their own
 _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 # number_type's order: a number of these types is not a mobile
@@ -63,7 +66,7 @@ def _spelling() -> str | None:
     """The regular expression (RE2) of the texts taken here: a mobile's 11 digits in a
     common spelling. None when CN's metadata is beyond the automata."""
     try:
-        mobiles = {sep: _mobiles(sep) for sep in ("", " ", "-")}
+        mobiles = {sep: _mobiles(sep) for sep in ("", " ", "-", *_WIDE_SPACES)}
     except _Unsupported:
         return None
     if mobiles[""] is None:
@@ -146,8 +149,18 @@ def _keys(array) -> np.ndarray:
         return keys
     spelled = _pc().match_substring_regex(array, spelling).fill_null(False)
     rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
-    if rows.size:
-        keys[rows] = _KEY_OF_11 + _national_numbers(array.take(rows))
+    if rows.size == 0:
+        return keys
+    texts = array.take(rows)
+    wide = ~_pc().string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    if wide.any():  # their spaces as the steps read them, for numpy's fixed windows
+        keys[rows[~wide]] = _KEY_OF_11 + _national_numbers(texts.filter(~wide))
+        spaced = texts.filter(wide)
+        for space in _WIDE_SPACES:
+            spaced = _pc().replace_substring(spaced, space, " ")
+        keys[rows[wide]] = _KEY_OF_11 + _national_numbers(spaced)
+    else:
+        keys[rows] = _KEY_OF_11 + _national_numbers(texts)
     return keys
 
 
@@ -155,8 +168,9 @@ def _national_numbers(texts) -> np.ndarray:
     """The 11 digits of each text the spelling took, as integers: a window of 13 bytes
     ends with them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or
     not), weighed by one product of small matrices."""
-    pa = _pa()
-    texts = _pc().ascii_trim_whitespace(texts.cast(pa.large_string()))
+    if len(texts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    texts = _pc().ascii_trim_whitespace(texts.cast(_pa().large_string()))
     _, offsets, data = texts.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
     start, end = bounds[:-1] + _PAD, bounds[1:] + _PAD
