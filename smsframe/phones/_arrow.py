@@ -101,6 +101,8 @@ def _decided_arrow(array, region: str) -> _Scan:
     present = array.is_valid().to_numpy(zero_copy_only=False)
     ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
     others = np.flatnonzero(present & ~ascii_)
+    if region == "CN":  # the commonest spellings (no-break spaces too) are Arrow's
+        others = others[common_mobiles(array.take(others)) < 0]
     with beside(_decided_non_ascii, array, others, region) as decided_others:
         # the commonest spellings by Arrow's kernels (threads without the GIL), the
         # rest by the scan
