@@ -47,6 +47,7 @@ _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 _TRIED_FIRST = [_DESCS[i] for i, _ in _TYPE_ORDER]
 # Where the 11 digits are in the 13 bytes that end with them: grouped 3-4-4 or not.
 _WINDOW, _PAD = 13, 2  # _PAD: bytes before the first text, for a window ending there
+_BLOCK = 1 << 15  # windows weighed at once
 _PLAIN = np.arange(_DIGITS)
 _AT = [_PLAIN + _WINDOW - _DIGITS, _PLAIN + np.searchsorted(_GROUPS_AT, _PLAIN, side="right")]
 # A text's digits weigh 10**k in two halves of 5 and 6 digits, each exact in float32.
@@ -178,8 +179,12 @@ def _national_numbers(texts) -> np.ndarray:
     excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == 46)
     gap = data[end - (_DIGITS - _GROUPS_AT[-1]) - 1]  # ...DDD DDDD
     grouped = ~excel & ((gap == ord(" ")) | (gap == ord("-")))
-    last = np.where(excel, start + _DIGITS, end)
-    halves = sliding_window_view(data, _WINDOW)[last - _WINDOW].astype(np.float32) @ _WEIGHTS
+    first = np.where(excel, start + _DIGITS, end) - _WINDOW
+    windows = sliding_window_view(data, _WINDOW)
+    halves = np.empty((len(first), _WEIGHTS.shape[1]), dtype=np.float32)
+    for at in range(0, len(first), _BLOCK):  # in blocks: small float copies
+        block = slice(at, at + _BLOCK)
+        halves[block] = windows[first[block]].astype(np.float32) @ _WEIGHTS
     # exact: every sum is below 2**24
     high = np.where(grouped, halves[:, 2], halves[:, 0]).astype(np.int64) - _ZERO_HIGH
     low = np.where(grouped, halves[:, 3], halves[:, 1]).astype(np.int64) - _ZERO_LOW
