@@ -47,7 +47,7 @@ _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 _TRIED_FIRST = [_DESCS[i] for i, _ in _TYPE_ORDER]
 # Where the 11 digits are in the 13 bytes that end with them: grouped 3-4-4 or not.
 _WINDOW, _PAD = 13, 2  # _PAD: bytes before the first text, for a window ending there
-_BLOCK = 1 << 15  # windows weighed at once
+_BLOCK = 1 << 15  # texts weighed at once
 _PLAIN = np.arange(_DIGITS)
 _AT = [_PLAIN + _WINDOW - _DIGITS, _PLAIN + np.searchsorted(_GROUPS_AT, _PLAIN, side="right")]
 # A text's digits weigh 10**k in two halves of 5 and 6 digits, each exact in float32.
@@ -166,25 +166,29 @@ def _keys(array) -> np.ndarray:
 
 
 def _national_numbers(texts) -> np.ndarray:
-    """The 11 digits of each text the spelling took, as integers: a window of 13 bytes
-    ends with them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or
-    not), weighed by one product of small matrices."""
+    """The 11 digits of each text the spelling took, as integers."""
+    numbers = np.empty(len(texts), dtype=np.int64)
     if len(texts) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return numbers
     texts = _pc().ascii_trim_whitespace(texts.cast(_pa().large_string()))
     _, offsets, data = texts.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
-    start, end = bounds[:-1] + _PAD, bounds[1:] + _PAD
     data = np.concatenate([np.zeros(_PAD, dtype=np.uint8), np.frombuffer(data, dtype=np.uint8)])
+    for at in range(0, len(texts), _BLOCK):  # in blocks: small temporary arrays
+        ends = bounds[at : at + _BLOCK + 1] + _PAD
+        numbers[at : at + len(ends) - 1] = _weighed(data, ends[:-1], ends[1:])
+    return numbers
+
+
+def _weighed(data: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The 11 digits of the texts ``data[start:end]``: a window of 13 bytes ends with
+    them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or not),
+    weighed by one product of small matrices."""
     excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == 46)
     gap = data[end - (_DIGITS - _GROUPS_AT[-1]) - 1]  # ...DDD DDDD
     grouped = ~excel & ((gap == ord(" ")) | (gap == ord("-")))
     first = np.where(excel, start + _DIGITS, end) - _WINDOW
-    windows = sliding_window_view(data, _WINDOW)
-    halves = np.empty((len(first), _WEIGHTS.shape[1]), dtype=np.float32)
-    for at in range(0, len(first), _BLOCK):  # in blocks: small float copies
-        block = slice(at, at + _BLOCK)
-        halves[block] = windows[first[block]].astype(np.float32) @ _WEIGHTS
+    halves = sliding_window_view(data, _WINDOW)[first].astype(np.float32) @ _WEIGHTS
     # exact: every sum is below 2**24
     high = np.where(grouped, halves[:, 2], halves[:, 0]).astype(np.int64) - _ZERO_HIGH
     low = np.where(grouped, halves[:, 3], halves[:, 1]).astype(np.int64) - _ZERO_LOW
