@@ -50,14 +50,22 @@ _WINDOW, _PAD = 13, 2  # _PAD: bytes before the first text, for a window ending 
 _BLOCK = 1 << 15  # texts weighed at once
 _PLAIN = np.arange(_DIGITS)
 _AT = [_PLAIN + _WINDOW - _DIGITS, _PLAIN + np.searchsorted(_GROUPS_AT, _PLAIN, side="right")]
-# A text's digits weigh 10**k in two halves of 5 and 6 digits, each exact in float32.
-_LOW = 6
-_POWER = 10.0 ** np.arange(_DIGITS - 1, -1, -1) % 10**_LOW
-_POWER[: _DIGITS - _LOW] = 10.0 ** np.arange(_DIGITS - _LOW - 1, -1, -1)
-_WEIGHTS = np.zeros((_WINDOW, 2 * len(_AT)), dtype=np.float32)  # high, low; ungrouped first
-for _kind, _at in enumerate(_AT):
-    _WEIGHTS[_at[: _DIGITS - _LOW], 2 * _kind] = _POWER[: _DIGITS - _LOW]
-    _WEIGHTS[_at[_DIGITS - _LOW :], 2 * _kind + 1] = _POWER[_DIGITS - _LOW :]
+_LOW = 6  # a number's digits weighed in two halves, 5 and 6 digits: each exact in float32
+
+
+def _weights() -> np.ndarray:
+    """(13, 4): columns weigh the high and the low digits of an ungrouped window, then
+    of a grouped one."""
+    high = _DIGITS - _LOW
+    power = np.concatenate([10.0 ** np.arange(high)[::-1], 10.0 ** np.arange(_LOW)[::-1]])
+    weights = np.zeros((_WINDOW, 2 * len(_AT)), dtype=np.float32)
+    for kind, at in enumerate(_AT):
+        weights[at[:high], 2 * kind] = power[:high]
+        weights[at[high:], 2 * kind + 1] = power[high:]
+    return weights
+
+
+_WEIGHTS = _weights()
 _ZERO_HIGH, _ZERO_LOW = (int(ord("0") * _WEIGHTS[:, i].sum()) for i in (0, 1))
 _ANY_DIGITS = re.compile(r"(?:\[0-9\]){2,}")
 
