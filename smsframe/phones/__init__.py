@@ -41,11 +41,11 @@ Exactness
 
 Speed
     Most values never reach ``phonenumbers``. With CN the default region, a mobile's
-    commonest spellings (11 digits alone or 3-4-4 with spaces or dashes, after
-    ``+86``, ``(+86)``, ``0086``, ``86`` or nothing, or Excel's ``'...0.0'``, with
-    spaces or tabs around) are read first by one of Arrow's regular expressions,
-    written from a digit automaton of phonenumbers' metadata, on threads that take a
-    core each. For the rest, a vectorised fast path replays
+    commonest spellings (11 digits alone or 3-4-4 with spaces, no-break spaces or
+    dashes, after ``+86``, ``(+86)``, ``0086``, ``86`` or nothing, or Excel's
+    ``'...0.0'``, with spaces or tabs around) are read first by one of Arrow's regular
+    expressions, written from a digit automaton of phonenumbers' metadata, on threads
+    that take a core each. For the rest, a vectorised fast path replays
     ``phonenumbers.parse`` and its validation on numpy arrays, for values whose
     number is written with digits (any script), separators (any whitespace) and a
     leading ``+``, possibly between labels (``'手机：138... (home)'``); it takes the

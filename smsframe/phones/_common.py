@@ -1,8 +1,8 @@
 """The commonest spellings of all, read by Arrow's regular expressions: a mainland China
-mobile's 11 digits alone or grouped 3-4-4 by spaces or dashes, after ``+86``, ``(+86)``,
-``0086``, ``86`` or nothing, or as Excel's text of the number (``13800138000.0``);
-spaces and tabs around it (tab-separated exports) are not part of it. CN is the
-default region.
+mobile's 11 digits alone or grouped 3-4-4 by spaces (no-break and ideographic ones too)
+or dashes, after ``+86``, ``(+86)``, ``0086``, ``86`` or nothing, or as Excel's text of
+the number (``13800138000.0``); spaces and tabs around it (tab-separated exports) are
+not part of it. CN is the default region.
 
 Arrow's kernels (RE2, in C++) release the GIL, so threads take a core each, which the
 numpy scan, with Python between its steps, cannot. What phonenumbers does with such a
