@@ -192,7 +192,7 @@ def _weighed(data: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray
     """The 11 digits of the texts ``data[start:end]``: a window of 13 bytes ends with
     them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or not),
     weighed by one product of small matrices."""
-    excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == 46)
+    excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == ord("."))
     gap = data[end - (_DIGITS - _GROUPS_AT[-1]) - 1]  # ...DDD DDDD
     grouped = ~excel & ((gap == ord(" ")) | (gap == ord("-")))
     first = np.where(excel, start + _DIGITS, end) - _WINDOW
