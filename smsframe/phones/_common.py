@@ -32,7 +32,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from smsframe.phones._automata import _Dfa, _Unsupported
 from smsframe.phones._metadata import _DESCS, _TYPE_ORDER
-from smsframe.phones._output import _pa, _pc
+from smsframe.phones._output import _pc
+from smsframe.phones._values import _Utf8
 
 _DIGITS = 11
 _GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
@@ -178,10 +179,9 @@ def _national_numbers(texts) -> np.ndarray:
     numbers = np.empty(len(texts), dtype=np.int64)
     if len(texts) == 0:
         return numbers
-    texts = _pc().ascii_trim_whitespace(texts.cast(_pa().large_string()))
-    _, offsets, data = texts.buffers()
-    bounds = np.frombuffer(offsets, dtype=np.int64)[texts.offset : texts.offset + len(texts) + 1]
-    data = np.concatenate([np.zeros(_PAD, dtype=np.uint8), np.frombuffer(data, dtype=np.uint8)])
+    utf8 = _Utf8(_pc().ascii_trim_whitespace(texts))
+    bounds = utf8.offsets.astype(np.int64)
+    data = np.concatenate([np.zeros(_PAD, dtype=np.uint8), utf8.data])
     for at in range(0, len(texts), _BLOCK):  # in blocks: small temporary arrays
         ends = bounds[at : at + _BLOCK + 1] + _PAD
         numbers[at : at + len(ends) - 1] = _weighed(data, ends[:-1], ends[1:])

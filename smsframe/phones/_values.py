@@ -179,3 +179,26 @@ def _storable(text: str) -> str:
     """``text`` with each lone surrogate written as its escape (``\\ud800``): a text
     column (UTF-8 in Arrow) cannot hold one."""
     return _LONE_SURROGATE.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+class _Utf8:
+    """Values in an Arrow string array, read from its buffers (no Python objects).
+    Only its ASCII values go through here: then a byte is a character."""
+
+    def __init__(self, array) -> None:
+        import pyarrow as pa
+
+        offsets, data = array.buffers()[1:3]
+        kind = np.int64 if array.type.equals(pa.large_string()) else np.int32
+        end = array.offset + len(array) + 1
+        self.offsets = np.frombuffer(offsets, dtype=kind, count=end)[array.offset :]
+        self.data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        self.windows: dict[int, np.ndarray] = {}
+
+    def lengths(self, rows: np.ndarray) -> np.ndarray:
+        return (self.offsets[rows + 1] - self.offsets[rows]).astype(np.int64)
+
+    def chars(self, rows: np.ndarray, k: int) -> np.ndarray:
+        if k not in self.windows:  # every run of k bytes, as a view (a value of k bytes
+            self.windows[k] = np.lib.stride_tricks.sliding_window_view(self.data, k)  # fits)
+        return self.windows[k][self.offsets[rows]]
