@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import re
 from concurrent.futures import ThreadPoolExecutor
-from itertools import pairwise
 
 import numpy as np
 import phonenumbers
@@ -47,7 +46,7 @@ _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 # number_type's order: a number of these types is not a mobile
 _TRIED_FIRST = [_DESCS[i] for i, _ in _TYPE_ORDER]
 # Where the 11 digits are in the 13 bytes that end with them: grouped 3-4-4 or not.
-_WINDOW, _PAD = 13, 2  # _PAD: bytes before the first text, for a window ending there
+_WINDOW = 13
 _BLOCK = 1 << 15  # texts weighed at once
 _PLAIN = np.arange(_DIGITS)
 _AT = [_PLAIN + _WINDOW - _DIGITS, _PLAIN + np.searchsorted(_GROUPS_AT, _PLAIN, side="right")]
@@ -144,60 +143,89 @@ def common_mobiles(array, threads: int = 1) -> np.ndarray:
     """Per value of an Arrow string array, the key of the mainland mobile it spells in
     one of the commonest ways, else -1 (any other value, missing, or not a mobile);
     the default region must be CN. ``threads``: slices read side by side."""
-    if threads < 2 or len(array) < _SLICE:
-        return _keys(array)
-    bounds = np.linspace(0, len(array), threads + 1).astype(int)
-    slices = [array.slice(a, b - a) for a, b in pairwise(bounds.tolist())]
-    with ThreadPoolExecutor(threads) as pool:
-        return np.concatenate(list(pool.map(_keys, slices)))
-
-
-def _keys(array) -> np.ndarray:
     keys = np.full(len(array), -1, dtype=np.int64)
-    spelling = _spelling()
-    if spelling is None:
+    if _spelling() is None:
         return keys
-    spelled = _pc().match_substring_regex(array, spelling).fill_null(False)
-    rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
-    if rows.size == 0:
+    if threads < 2 or len(array) < _SLICE:
+        _fill_keys(array, keys)
         return keys
-    texts = array.take(rows)
-    wide = ~_pc().string_is_ascii(texts).to_numpy(zero_copy_only=False)
-    if wide.any():  # their spaces as the steps read them, for numpy's fixed windows
-        keys[rows[~wide]] = _KEY_OF_11 + _national_numbers(texts.filter(~wide))
-        spaced = texts.filter(wide)
-        for space in _WIDE_SPACES:
-            spaced = _pc().replace_substring(spaced, space, " ")
-        keys[rows[wide]] = _KEY_OF_11 + _national_numbers(spaced)
-    else:
-        keys[rows] = _KEY_OF_11 + _national_numbers(texts)
+    bounds = np.linspace(0, len(array), threads + 1).astype(int).tolist()
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in pool.map(
+            lambda a, b: _fill_keys(array.slice(a, b - a), keys[a:b]), bounds, bounds[1:]
+        ):
+            pass
     return keys
 
 
-def _national_numbers(texts) -> np.ndarray:
-    """The 11 digits of each text the spelling took, as integers."""
-    numbers = np.empty(len(texts), dtype=np.int64)
-    if len(texts) == 0:
-        return numbers
-    utf8 = _Utf8(_pc().ascii_trim_whitespace(texts))
-    bounds = utf8.offsets.astype(np.int64)
-    data = np.concatenate([np.zeros(_PAD, dtype=np.uint8), utf8.data])
-    for at in range(0, len(texts), _BLOCK):  # in blocks: small temporary arrays
-        ends = bounds[at : at + _BLOCK + 1] + _PAD
-        numbers[at : at + len(ends) - 1] = _weighed(data, ends[:-1], ends[1:])
+def _fill_keys(array, keys: np.ndarray) -> None:
+    """Write the keys of ``array``'s values the spelling takes into ``keys``."""
+    pc = _pc()
+    spelled = pc.match_substring_regex(array, _spelling()).fill_null(False)
+    rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
+    if rows.size == 0:
+        return
+    wide = ~pc.string_is_ascii(array).fill_null(True).to_numpy(zero_copy_only=False)[rows]
+    if wide.any():  # their spaces as the steps read them, for numpy's fixed windows
+        spaced = array.take(rows[wide])
+        for space in _WIDE_SPACES:
+            spaced = pc.replace_substring(spaced, space, " ")
+        keys[rows[wide]] = _KEY_OF_11 + _national_numbers(_Utf8(spaced))
+        rows = rows[~wide]
+    keys[rows] = _KEY_OF_11 + _national_numbers(_Utf8(array), rows)
+
+
+def _national_numbers(utf8: _Utf8, rows: np.ndarray | None = None) -> np.ndarray:
+    """The 11 digits of each ASCII text (all, or those at ``rows``) the spelling took,
+    as integers, read from the array's own buffers in blocks (small temporaries)."""
+    count = len(utf8.offsets) - 1 if rows is None else len(rows)
+    numbers = np.empty(count, dtype=np.int64)
+    for at in range(0, count, _BLOCK):
+        block = np.arange(at, min(at + _BLOCK, count)) if rows is None else rows[at : at + _BLOCK]
+        start, end = utf8.offsets[block].astype(np.int64), utf8.offsets[block + 1].astype(np.int64)
+        numbers[at : at + len(block)] = _weighed(utf8.data, *_trimmed(utf8.data, start, end))
     return numbers
+
+
+def _trimmed(data: np.ndarray, start: np.ndarray, end: np.ndarray):
+    """The texts ``data[start:end]`` without the spaces and tabs around them (at most
+    8 each side, as the spelling allows; their 11 digits stay)."""
+    for _ in range(8):
+        inside = (data[start] == ord(" ")) | (data[start] == ord("\t"))
+        if not inside.any():
+            break
+        start = start + inside
+    for _ in range(8):
+        inside = (data[end - 1] == ord(" ")) | (data[end - 1] == ord("\t"))
+        if not inside.any():
+            break
+        end = end - inside
+    return start, end
 
 
 def _weighed(data: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """The 11 digits of the texts ``data[start:end]``: a window of 13 bytes ends with
-    them (after Excel's '...0.0', at the trimmed text's end, grouped 3-4-4 or not),
-    weighed by one product of small matrices."""
+    them (after Excel's '...0.0', at the text's end, grouped 3-4-4 or not), weighed by
+    one product of small matrices."""
     excel = (end - start > _DIGITS) & (data[np.minimum(start + _DIGITS, len(data) - 1)] == ord("."))
     gap = data[end - (_DIGITS - _GROUPS_AT[-1]) - 1]  # ...DDD DDDD
     grouped = ~excel & ((gap == ord(" ")) | (gap == ord("-")))
     first = np.where(excel, start + _DIGITS, end) - _WINDOW
-    halves = sliding_window_view(data, _WINDOW)[first].astype(np.float32) @ _WEIGHTS
+    halves = _windows(data, first).astype(np.float32) @ _WEIGHTS
     # exact: every sum is below 2**24
     high = np.where(grouped, halves[:, 2], halves[:, 0]).astype(np.int64) - _ZERO_HIGH
     low = np.where(grouped, halves[:, 3], halves[:, 1]).astype(np.int64) - _ZERO_LOW
     return high * 10**_LOW + low
+
+
+def _windows(data: np.ndarray, first: np.ndarray) -> np.ndarray:
+    """The 13 bytes from each of ``first`` on; a byte before the data (the window of an
+    ungrouped number at its very start, where it weighs nothing) is 0."""
+    if len(data) < _WINDOW:
+        data = np.concatenate([data, np.zeros(_WINDOW - len(data), dtype=np.uint8)])
+    windows = sliding_window_view(data, _WINDOW)[np.maximum(first, 0)]
+    for row in np.flatnonzero(first < 0):  # at most the first two texts
+        windows[row] = np.concatenate(
+            [np.zeros(-first[row], np.uint8), data[: _WINDOW + first[row]]]
+        )
+    return windows

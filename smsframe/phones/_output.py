@@ -65,12 +65,11 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
     text dtype the values came in), else of pandas' default for text (``str`` in Arrow
     on pandas 3, ``object`` before)."""
     reason = rows.reason
-    length, value = np.divmod(np.maximum(rows.key, 0), 10**17)  # -1 (none): 0, 0
-    with beside(_e164_texts, length, value, rows.cc) as e164:
-        if dedupe:
-            _mark_duplicates(reason, rows.key)
-        sendable = (reason == _OK) | (reason == _DUPLICATE)
-        national = _national_texts(length, value, sendable)
+    if dedupe:
+        _mark_duplicates(reason, rows.key)
+    sendable = (reason == _OK) | (reason == _DUPLICATE)
+    with beside(_in_blocks, _e164_texts, rows.key, rows.cc) as e164:
+        national = _in_blocks(_national_texts, rows.key, sendable)
     if dtype is None:
         dtype = pd.Series(["x"]).dtype
     return pd.DataFrame(
@@ -88,6 +87,20 @@ def _assemble(rows: _Scan, index: pd.Index, dedupe: bool, dtype=None) -> pd.Data
 # object per value. A key is an NSN's length * 10**17 + the NSN: they come split in two.
 _POWERS = 10 ** np.arange(18, dtype=np.int64)
 _NO_BYTES = np.zeros(0, dtype=np.uint8)
+
+
+_BLOCK = 1 << 17  # rows written at once: small temporaries
+
+
+def _in_blocks(write, key: np.ndarray, *columns: np.ndarray):
+    """``write(length, value, *columns)`` of each block of rows (a key split in two),
+    as one chunked Arrow array of strings."""
+    pa = _pa()
+    chunks = []
+    for at in range(0, len(key), _BLOCK):
+        length, value = np.divmod(np.maximum(key[at : at + _BLOCK], 0), 10**17)  # -1: 0, 0
+        chunks.append(write(length, value, *(c[at : at + _BLOCK] for c in columns)))
+    return pa.chunked_array(chunks, type=pa.large_string())
 
 
 def _national_texts(length: np.ndarray, value: np.ndarray, mask: np.ndarray):
@@ -157,6 +170,7 @@ def _pc():
 
 def _mark_duplicates(reason: np.ndarray, key: np.ndarray) -> None:
     """Sendable rows whose number an earlier row has: ``duplicate`` (in place)."""
-    sendable = np.flatnonzero(reason == _OK)
-    repeated = pd.Series(key[sendable]).duplicated(keep="first").to_numpy()
-    reason[sendable[repeated]] = _DUPLICATE
+    sendable = reason == _OK
+    every = sendable.all()  # then no copy of the keys
+    repeated = pd.Series(key if every else key[sendable], copy=False).duplicated().to_numpy()
+    reason[repeated if every else np.flatnonzero(sendable)[repeated]] = _DUPLICATE
