@@ -298,17 +298,23 @@ def _details(reason: pd.Series, found: pd.Series, words: pd.Series) -> pd.Series
     found; the words a step gave (the missing column, the numbers of a cell, the row
     a duplicate repeats) where it gave some."""
     codes = reason.cat.codes.to_numpy()
+    has_found, has_words = found.notna().to_numpy(), words.notna().to_numpy()
+    # the rows that have any (few, mostly): no copy of every row's text
+    rows = np.flatnonzero((codes >= 0) | has_found | has_words)
+    codes, has_found, has_words = codes[rows], has_found[rows], has_words[rows]
     texts = np.array([np.nan, *(REASON_TEXT[c] for c in reason.cat.categories)], dtype=object)
-    text = texts[codes + 1]
-    found_values, words_values = found.to_numpy(dtype=object), words.to_numpy(dtype=object)
-    has_found, has_words = ~pd.isna(found_values), ~pd.isna(words_values)
+    some = texts[codes + 1]
+    found_values = found.iloc[rows].to_numpy(dtype=object)
     if "banned_keyword" in reason.cat.categories:
         keywords = has_found & (codes == reason.cat.categories.get_loc("banned_keyword"))
         said = [f"the message contains a banned keyword: {k}" for k in found_values[keywords]]
-        text[keywords] = said
+        some[keywords] = said
         has_found &= ~keywords
-    text[has_found] = found_values[has_found]
-    text[has_words] = words_values[has_words]  # a step's own words come first
+    some[has_found] = found_values[has_found]
+    some[has_words] = words.iloc[rows[has_words]].to_numpy(dtype=object)  # a step's own first
+    del found, words  # a temporary of the caller's (the words): freed before the full column
+    text = np.full(len(reason), np.nan, dtype=object)
+    text[rows] = some
     return text_column(text, reason.index)
 
 
