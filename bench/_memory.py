@@ -22,6 +22,7 @@ class Peak(NamedTuple):
     python: int  # tracemalloc's peak
     arrow: int  # the Arrow pool's peak
     sampled: int  # the most Python + Arrow held together, sampled every 0.2 ms
+    held: int  # Python + Arrow held when the call returned: its result
 
     @property
     def bound(self) -> int:
@@ -47,10 +48,11 @@ def peak_bytes(function: Callable[[], Any]) -> tuple[Any, Peak]:
     sampler.start()
     try:
         result = function()
-        python = tracemalloc.get_traced_memory()[1]
+        held, python = tracemalloc.get_traced_memory()
+        held += counted.bytes_allocated()
     finally:
         done.set()
         sampler.join()
         tracemalloc.stop()
         pa.set_memory_pool(previous)
-    return result, Peak(python, counted.max_memory(), most[0])
+    return result, Peak(python, counted.max_memory(), most[0], held)
