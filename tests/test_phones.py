@@ -612,10 +612,14 @@ def test_pyarrow_strings_are_read_from_their_buffers(repeat):
 
 
 @pytest.mark.parametrize("one_thread", [False, True])
-def test_agrees_on_one_thread_and_on_several(one_thread):
+def test_agrees_on_one_thread_and_on_several(one_thread, monkeypatch):
     """Work runs side by side (scan batches; values that are not ASCII beside the rest;
     E.164 texts beside the national ones) unless :func:`one_thread` asks for one thread
-    (a Dask worker): the same rows either way."""
+    (a Dask worker): the same rows either way. Output texts are written in blocks (here
+    of 999 rows, so that their edges are crossed)."""
+    from smsframe.phones import _output
+
+    monkeypatch.setattr(_output, "_BLOCK", 999)
     texts = [reference_text(v) for v in messy_corpus(20_000, seed=13)]
     series = pd.Series(texts, dtype="string[pyarrow]")
     with _scan.one_thread() if one_thread else contextlib.nullcontext():
