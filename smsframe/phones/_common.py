@@ -150,11 +150,12 @@ def common_mobiles(array, threads: int = 1) -> np.ndarray:
         _fill_keys(array, keys)
         return keys
     bounds = np.linspace(0, len(array), threads + 1).astype(int).tolist()
+
+    def fill(a: int, b: int) -> None:
+        _fill_keys(array.slice(a, b - a), keys[a:b])
+
     with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(
-            lambda a, b: _fill_keys(array.slice(a, b - a), keys[a:b]), bounds, bounds[1:]
-        ):
-            pass
+        list(pool.map(fill, bounds, bounds[1:]))  # re-raises a worker's exception
     return keys
 
 
@@ -224,7 +225,7 @@ def _windows(data: np.ndarray, first: np.ndarray) -> np.ndarray:
     if len(data) < _WINDOW:
         data = np.concatenate([data, np.zeros(_WINDOW - len(data), dtype=np.uint8)])
     windows = sliding_window_view(data, _WINDOW)[np.maximum(first, 0)]
-    for row in np.flatnonzero(first < 0):  # at most the first two texts
+    for row in np.flatnonzero(first < 0):  # one text at most: the data's first
         windows[row] = np.concatenate(
             [np.zeros(-first[row], np.uint8), data[: _WINDOW + first[row]]]
         )

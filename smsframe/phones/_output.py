@@ -47,7 +47,8 @@ def _text_column(values: np.ndarray, index: pd.Index) -> pd.Series:
 
 
 def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
-    """An Arrow string array as a column of ``dtype`` (Arrow-backed: no copy)."""
+    """Arrow strings (an array or a chunked one) as a column of ``dtype`` (Arrow-backed:
+    no copy)."""
     if (
         isinstance(dtype, pd.ArrowDtype | pd.StringDtype)
         and getattr(dtype, "storage", "") != "python"
