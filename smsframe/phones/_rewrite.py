@@ -27,10 +27,21 @@ from smsframe.phones._steps import _BMP, _PIECE_SEPARATORS
 
 _SPACE = 32
 _NONE = np.zeros(0, dtype=np.intp)
-_PIECE_CODES = np.array([ord(c) for c in _PIECE_SEPARATORS])
-_GAP_CODES = np.array([ord(c) for c in ".:\uff1a="])  # and whitespace: between mark and digits
 _MARKS = [[ord(c) for c in mark] for mark in ("extension", "extn", "ext", "x", "#", "转", "分机")]
-_MARK_ENDS = [m[-1] for m in _MARKS] + [m[-1] - 32 for m in _MARKS if 97 <= m[-1] <= 122]
+
+
+def _one_of(codes: list[int]) -> np.ndarray:
+    """Per code point of the BMP, whether it is one of ``codes``; one more entry (False)
+    stands for every code point beyond (read with ``take(..., mode="clip")``): one
+    lookup per character instead of a comparison per code."""
+    table = np.zeros(_BMP + 1, dtype=bool)
+    table[codes] = True
+    return table
+
+
+_PIECE = _one_of([ord(c) for c in _PIECE_SEPARATORS])
+_GAP = _one_of([ord(c) for c in ".:\uff1a="])  # and whitespace: between mark and digits
+_MARK_END = _one_of([m[-1] for m in _MARKS] + [m[-1] - 32 for m in _MARKS if 97 <= m[-1] <= 122])
 
 
 def _rewrite(
@@ -108,7 +119,7 @@ def _several(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     c = chars[rows]
     rows, c = rows[bmp := c.max(axis=1, initial=0) < _BMP], c[bmp]
     digit = (_FLAGS.take(c) & _F_DIGIT) != 0
-    separator = np.isin(c, _PIECE_CODES)
+    separator = _PIECE.take(c, mode="clip")
     run = np.zeros(len(rows), dtype=np.int64)
     piece = np.zeros(len(rows), dtype=np.int64)
     runs = np.zeros(len(rows), dtype=np.int64)
@@ -130,7 +141,7 @@ def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     # A piece separator (a line break, ';'...) may part two numbers: an extension is
     # looked for in each piece, which the careful path does (not across the separator).
     # Without a mark's last character (a label such as '(mobile)') there is nothing to do.
-    alone = ~np.isin(c, _PIECE_CODES).any(axis=1) & np.isin(c, _MARK_ENDS).any(axis=1)
+    alone = ~_PIECE.take(c, mode="clip").any(axis=1) & _MARK_END.take(c, mode="clip").any(axis=1)
     rows, c = rows[alone], c[alone]
     if not rows.size:
         return rows
@@ -144,7 +155,7 @@ def _extension(chars: np.ndarray, rows: np.ndarray) -> np.ndarray:
     ok = (size >= 1) & (size <= 7)
     rows, c, flag, end, size = rows[ok], c[ok], flag[ok], end[ok], size[ok]
     n, i = len(rows), np.arange(len(rows))
-    gap = ((flag & _F_WHITE) != 0) | np.isin(c, _GAP_CODES)
+    gap = ((flag & _F_WHITE) != 0) | _GAP.take(c, mode="clip")
     letter = (flag & _F_LETTER) != 0
     mark_end = end + 1 - size
     mark_end = _last(~gap, position < mark_end[:, None]) + 1  # before the gap's characters
