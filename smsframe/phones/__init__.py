@@ -45,7 +45,10 @@ Speed
     dashes, after ``+86``, ``(+86)``, ``0086``, ``86`` or nothing, or Excel's
     ``'...0.0'``, with spaces or tabs around) are read first by one of Arrow's regular
     expressions, written from a digit automaton of phonenumbers' metadata, on threads
-    that take a core each. For the rest, a vectorised fast path replays
+    that take a core each; so are those spellings after a label (``Tel:``,
+    ``手机：``) or before a bracketed one (``(mobile)``) or an extension, in a ``tel:``
+    URI, or as Excel's ``1.3800138005E+10``, and cells of two numbers of 7 digits or
+    more. For the rest, a vectorised fast path replays
     ``phonenumbers.parse`` and its validation on numpy arrays, for values whose
     number is written with digits (any script), separators (any whitespace) and a
     leading ``+``, possibly between labels (``'手机：138... (home)'``); it takes the

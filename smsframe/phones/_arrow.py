@@ -8,15 +8,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smsframe.phones._common import common_mobiles
+from smsframe.phones._common import SEVERAL_NUMBERS, common_mobiles
 from smsframe.phones._decide import _classify, _decide_declined
 from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
-from smsframe.phones._reasons import _OK, PROVIDER_COUNTRY_CODE
+from smsframe.phones._reasons import _OK, _SEVERAL, PROVIDER_COUNTRY_CODE
 from smsframe.phones._scan import _Scan, _scan, beside, scan_threads
 from smsframe.phones._values import _factorized_texts, _large_strings, _Utf8
 
 _NO_KEYS = np.zeros(0, dtype=np.int64)
+_NOT_COMMON = -1  # common_mobiles' mark of a value it leaves
 
 
 def _arrow_input(values: Any):
@@ -61,8 +62,23 @@ def _strings_at(array, rows: np.ndarray) -> np.ndarray:
 
 def _decided_non_ascii(array, rows: np.ndarray, region: str) -> _Scan:
     """The results of the values at ``rows`` of an Arrow string array, which are not
-    ASCII (full-width digits, CJK text...): read as Python strings."""
-    return _classify(_strings_at(array, rows), np.ones(len(rows), dtype=bool), region)
+    ASCII (full-width digits, CJK text...): the commonest spellings by Arrow's kernels,
+    the others read as Python strings."""
+    scan, left = _Scan(len(rows)), np.arange(len(rows))
+    if region == "CN":
+        common = common_mobiles(array.take(rows))
+        _write_common(scan, common)
+        left = np.flatnonzero(common == _NOT_COMMON)
+    some = _classify(_strings_at(array, rows[left]), np.ones(len(left), dtype=bool), region)
+    scan.reason[left], scan.cc[left], scan.key[left] = some.reason, some.cc, some.key
+    return scan
+
+
+def _write_common(scan: _Scan, common: np.ndarray) -> None:
+    """Write what :func:`common_mobiles` found (keys, cells of several numbers)."""
+    taken = np.flatnonzero(common >= 0)
+    scan.reason[taken], scan.cc[taken], scan.key[taken] = _OK, PROVIDER_COUNTRY_CODE, common[taken]
+    scan.reason[common == SEVERAL_NUMBERS] = _SEVERAL
 
 
 def _decided_arrow(array, region: str) -> _Scan:
@@ -80,17 +96,16 @@ def _decided_arrow(array, region: str) -> _Scan:
     present = array.is_valid().to_numpy(zero_copy_only=False)
     ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
     others = np.flatnonzero(present & ~ascii_)
-    if region == "CN":  # the commonest spellings (no-break spaces too) are Arrow's
-        others = others[common_mobiles(array.take(others)) < 0]
     with beside(_decided_non_ascii, array, others, region) as decided_others:
         # the commonest spellings by Arrow's kernels (threads without the GIL), the
         # rest by the scan
-        common = common_mobiles(array, scan_threads()) if region == "CN" else _NO_KEYS
-        taken = np.flatnonzero(common >= 0)
-        rest = present & ascii_
-        rest[taken] = False
+        rest, common = present & ascii_, _NO_KEYS
+        if region == "CN":
+            common = common_mobiles(array, scan_threads(), ascii_only=True)
+            rest &= common == _NOT_COMMON
         scan = _scan(_engine(region), _Utf8(array), rest)
-    scan.reason[taken], scan.cc[taken], scan.key[taken] = _OK, PROVIDER_COUNTRY_CODE, common[taken]
+    if region == "CN":
+        _write_common(scan, common)
     some = decided_others()
     scan.reason[others], scan.cc[others], scan.key[others] = some.reason, some.cc, some.key
     _decide_declined(scan, partial(_strings_at, array), region)

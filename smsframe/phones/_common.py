@@ -17,6 +17,14 @@ international prefixes parse would strip (such a number is left to the scan), ma
 digit automaton (``_automata``), from which one regular expression of exactly the
 wanted 11 digits is written, digit by digit; so RE2 reads each value once, and the
 digits of the values it takes are read by numpy from Arrow's buffers.
+
+Texts the documented steps turn into such a spelling are read here too: a label before
+the number (``Tel:``, ``手机：``) or in brackets after it (``(mobile)``, ``（本人）``), an
+extension after it (``ext. 12``, ``x12``, ``转8001``), an RFC 3966 ``tel:`` URI (its
+``;ext=`` parameters dropped), Excel's scientific text of the number
+(``1.3800138005E+10``); RE2 rewrites them to the number, whose digits are read as
+above. So are cells of two numbers of 7 digits or more (``several_numbers``): what the
+steps find in them is RE2's ``_TWO_RUNS`` (_steps).
 """
 
 from __future__ import annotations
@@ -32,7 +40,10 @@ from numpy.lib.stride_tricks import sliding_window_view
 from smsframe.phones._automata import _Dfa, _Unsupported
 from smsframe.phones._metadata import _DESCS, _TYPE_ORDER
 from smsframe.phones._output import _pc
+from smsframe.phones._steps import _TWO_RUNS
 from smsframe.phones._values import _Utf8
+
+SEVERAL_NUMBERS = -2  # common_mobiles' mark of a cell holding two numbers
 
 _DIGITS = 11
 _GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
@@ -41,6 +52,11 @@ _GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
 _WIDE_SPACES = ("\u00a0", "\u3000")
 _AROUND = "[ \t\u00a0\u3000]{0,8}"  # bounded: a text over phonenumbers' length limit is the scan's
 _COUNTRY = "(?:(?:\\+86|\\(\\+86\\)|0086|86)[ \u00a0\u3000-]?)?"
+# What the documented steps take away around a number: letters (a label; here ASCII
+# letters and the CJK ideographs of Unicode 1.1, which every Python reads as letters)
+# before it or in brackets after it, an extension after it (as _steps._EXTENSION).
+_LABEL = "[A-Za-z\u4e00-\u9fa5]+"
+_EXTENSION = "(?i:ext(?:ension|n)?|x|#|\u8f6c|\u5206\u673a)[ \t.:\uff1a=]*[0-9]{1,7}#?"
 _SLICE = 1 << 16  # values worth a thread of their own
 _KEY_OF_11 = _DIGITS * 10**17  # a key is the NSN's length * 10**17 + the NSN
 # number_type's order: a number of these types is not a mobile
@@ -71,18 +87,52 @@ _ANY_DIGITS = re.compile(r"(?:\[0-9\]){2,}")
 
 
 @functools.cache
-def _spelling() -> str | None:
-    """The regular expression (RE2) of the texts taken here: a mobile's 11 digits in a
-    common spelling. None when CN's metadata is beyond the automata."""
+def _spelled() -> dict[str, str] | None:
+    """Per separator of the groups 3-4-4 ('' none), the regular expression of a mobile's
+    11 digits so spelled. None when CN's metadata is beyond the automata."""
     try:
         mobiles = {sep: _mobiles(sep) for sep in ("", " ", "-", *_WIDE_SPACES)}
     except _Unsupported:
         return None
-    if mobiles[""] is None:
+    return None if None in mobiles.values() else mobiles  # type: ignore[return-value]
+
+
+@functools.cache
+def _spelling() -> str | None:
+    """The regular expression (RE2) of the texts taken here: a mobile's 11 digits in a
+    common spelling. None when CN's metadata is beyond the automata."""
+    mobiles = _spelled()
+    if mobiles is None:
         return None
-    spelled = "|".join(mobiles.values())
     excel = f"{mobiles['']}\\.0{{1,8}}"  # Excel's text of the number: its digits (the steps)
-    return f"^{_AROUND}(?:{_COUNTRY}(?:{spelled})|{excel}){_AROUND}$"
+    return f"^{_AROUND}(?:{_number()}|{excel}){_AROUND}$"
+
+
+def _number() -> str:
+    mobiles = _spelled()
+    assert mobiles is not None
+    return f"{_COUNTRY}(?:{'|'.join(mobiles.values())})"
+
+
+@functools.cache
+def _decorated() -> str | None:
+    """The regular expression (RE2) of the texts the documented steps turn into a common
+    spelling (:data:`_STRIPPED` and :data:`_SCIENTIFIC` rewrite them to it). None as
+    :func:`_spelling`."""
+    mobiles = _spelled()
+    if mobiles is None:
+        return None
+    a, number, extension = _AROUND, _number(), _EXTENSION
+    after = f"(?:{a}(?:{extension}|[(\uff08]{_LABEL}[)\uff09]))?"
+    labelled = f"(?:{_LABEL}[:\uff1a]?{a})?{number}{after}"
+    tel = f"(?i:tel:){a}{number}(?:{a}{extension})?{a}(?s:;.*)?"  # RFC 3966: ';...' not read
+    branches = [labelled, tel]
+    if mobiles[""].startswith("1"):  # Excel's 1.3800138005E+10: its digits (the steps)
+        branches.append(f"1\\.{mobiles[''][1:]}0*[eE]\\+?10")
+    return f"^{a}(?:{'|'.join(branches)}){a}$"
+
+
+_SCIENTIFIC = f"^{_AROUND}(1)\\.([0-9]{{10}})0*[eE]\\+?10{_AROUND}$"  # its digits: \\1\\2
 
 
 def _mobiles(sep: str) -> str | None:
@@ -139,41 +189,110 @@ def _digit_class(digits: list[int]) -> str:
     return str(digits[0]) if len(digits) == 1 else f"[{''.join(map(str, digits))}]"
 
 
-def common_mobiles(array, threads: int = 1) -> np.ndarray:
+def common_mobiles(array, threads: int = 1, *, ascii_only: bool = False) -> np.ndarray:
     """Per value of an Arrow string array, the key of the mainland mobile it spells in
-    one of the commonest ways, else -1 (any other value, missing, or not a mobile);
-    the default region must be CN. ``threads``: slices read side by side."""
+    one of the commonest ways, :data:`SEVERAL_NUMBERS` for a cell of two numbers the
+    steps find, else -1 (any other value, missing, or not a mobile); the default region
+    must be CN. ``threads``: slices read side by side; ``ascii_only``: read the ASCII
+    values alone (-1 for the others, read apart)."""
     keys = np.full(len(array), -1, dtype=np.int64)
     if _spelling() is None:
         return keys
     if threads < 2 or len(array) < _SLICE:
-        _fill_keys(array, keys)
+        _fill_keys(array, keys, ascii_only)
         return keys
     bounds = np.linspace(0, len(array), threads + 1).astype(int).tolist()
 
     def fill(a: int, b: int) -> None:
-        _fill_keys(array.slice(a, b - a), keys[a:b])
+        _fill_keys(array.slice(a, b - a), keys[a:b], ascii_only)
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(fill, bounds, bounds[1:]))  # re-raises a worker's exception
     return keys
 
 
-def _fill_keys(array, keys: np.ndarray) -> None:
-    """Write the keys of ``array``'s values the spelling takes into ``keys``."""
+def _fill_keys(array, keys: np.ndarray, ascii_only: bool) -> None:
+    """Write the keys of ``array``'s values the spelling takes into ``keys``; then those
+    of the texts the steps turn into a common spelling, and mark the cells of two
+    numbers."""
     pc = _pc()
     spelled = pc.match_substring_regex(array, _spelling()).fill_null(False)
-    rows = np.flatnonzero(spelled.to_numpy(zero_copy_only=False))
-    if rows.size == 0:
-        return
-    wide = ~pc.string_is_ascii(array).fill_null(True).to_numpy(zero_copy_only=False)[rows]
-    if wide.any():  # their spaces as the steps read them, for numpy's fixed windows
-        spaced = array.take(rows[wide])
-        for space in _WIDE_SPACES:
-            spaced = pc.replace_substring(spaced, space, " ")
-        keys[rows[wide]] = _KEY_OF_11 + _national_numbers(_Utf8(spaced))
-        rows = rows[~wide]
+    spelled = spelled.to_numpy(zero_copy_only=False)
+    ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(spelled & ascii_)
     keys[rows] = _KEY_OF_11 + _national_numbers(_Utf8(array), rows)
+    readable = ascii_
+    if not ascii_only:
+        wide = np.flatnonzero(spelled & ~ascii_)
+        if wide.size:
+            keys[wide] = _keys_of(array.take(wide))
+        readable = array.is_valid().to_numpy(zero_copy_only=False)
+    unread = np.flatnonzero(~spelled & readable)
+    if unread.size:
+        _fill_decorated(array.take(unread), keys, unread)
+
+
+def _fill_decorated(texts, keys: np.ndarray, rows: np.ndarray) -> None:
+    """Write the keys of ``texts`` (the values at ``rows``) the steps turn into a common
+    spelling into ``keys``, and mark the cells of two numbers there."""
+    pc = _pc()
+    decorated = pc.match_substring_regex(texts, _decorated()).fill_null(False)
+    at = np.flatnonzero(decorated.to_numpy(zero_copy_only=False))
+    if at.size:
+        keys[rows[at]] = _decorated_keys(texts.take(at))
+    several = pc.match_substring_regex(texts, _TWO_RUNS).fill_null(False)
+    keys[rows[several.to_numpy(zero_copy_only=False)]] = SEVERAL_NUMBERS
+
+
+def _decorated_keys(texts) -> np.ndarray:
+    """The keys of the mobiles in texts :func:`_decorated` matched. With its wide spaces
+    made spaces, the number starts at a text's first digit, '+' or '(' (a label has
+    none) and ends at its last digit before a byte none of its spellings has (an
+    extension's mark, a bracketed label's letter, a URI's ';')."""
+    utf8 = _Utf8(_spaced(texts))
+    data, offsets = utf8.data, utf8.offsets.astype(np.int64)
+    digit = (data - np.uint8(ord("0"))) < 10
+    first = _next(digit | _any_of(data, "+("), offsets[:-1])
+    beyond = np.minimum(_next(~(digit | _any_of(data, "+() \t-")), first), offsets[1:])
+    digits = np.flatnonzero(digit)
+    end = digits[np.searchsorted(digits, beyond) - 1] + 1
+    scientific = data[first + 1] == ord(".")  # 1.3800138005E+10: the digits as text
+    keys = np.empty(len(texts), dtype=np.int64)
+    plain = np.flatnonzero(~scientific)
+    keys[plain] = _KEY_OF_11 + _weighed(data, first[plain], end[plain])
+    if scientific.any():
+        written = texts.take(np.flatnonzero(scientific))
+        keys[scientific] = _keys_of(_pc().replace_substring_regex(written, _SCIENTIFIC, "\\1\\2"))
+    return keys
+
+
+def _any_of(data: np.ndarray, characters: str) -> np.ndarray:
+    """Which bytes are one of these ASCII characters."""
+    found = np.zeros(len(data), dtype=bool)
+    for byte in characters.encode("ascii"):
+        found |= data == byte
+    return found
+
+
+def _next(found: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Per position of ``at``, the first position from it on where ``found`` (one flag
+    per byte) is set; ``len(found)`` where none is."""
+    where = np.append(np.flatnonzero(found), len(found))
+    return where[np.searchsorted(where, at)]
+
+
+def _spaced(texts):
+    """Texts with their no-break and ideographic spaces read as the steps read them, as
+    spaces, for numpy's fixed windows."""
+    pc = _pc()
+    for space in _WIDE_SPACES:
+        texts = pc.replace_substring(texts, space, " ")
+    return texts
+
+
+def _keys_of(texts) -> np.ndarray:
+    """The keys of a few texts in a common spelling, whatever their spaces."""
+    return _KEY_OF_11 + _national_numbers(_Utf8(_spaced(texts)))
 
 
 def _national_numbers(utf8: _Utf8, rows: np.ndarray | None = None) -> np.ndarray:
