@@ -285,6 +285,8 @@ def _spaced(texts):
     """Texts with their no-break and ideographic spaces read as the steps read them, as
     spaces, for numpy's fixed windows."""
     pc = _pc()
+    if pc.all(pc.string_is_ascii(texts)).as_py() is not False:
+        return texts
     for space in _WIDE_SPACES:
         texts = pc.replace_substring(texts, space, " ")
     return texts
