@@ -682,6 +682,31 @@ def test_the_commonest_spellings_read_by_arrow_agree_with_the_reference(monkeypa
     assert_agrees(starts, series=pd.Series(starts, dtype="string[pyarrow]"))
 
 
+# Pieces around a number in a common spelling: what the steps take away (labels, marks,
+# extensions, URI parameters) and what looks like it and is not.
+AROUND = [" ", "\t", "\xa0", "\u3000", "  ", "", ":", "：", "Tel:", "tel:", "TEL: ", "tel:tel:",
+          "手机", "手机：", "电话 ", "mobile", "é", "x", "X", "ext", "ext.", "ext. ", "extension",
+          "extn", "#", "转", "分机", "分机：", "=", "12", "1234567", "12345678", "(home)", "(",
+          ")", "（本人）", "（", "）", "(mob1le)", "()", ";", ";ext=12", ";x", ",", "、", "/",
+          "\n", "\r", ".", ".0", "E+10", "e10", "+", "-", "0", "①", "٣"]  # fmt: skip
+
+
+def test_numbers_among_pieces_the_steps_take_away_agree_with_the_reference():
+    """A common spelling between random pieces (labels, extensions, tel: URIs and their
+    parameters, and what looks like them): what Arrow's regular expressions take, and
+    every other row, as the reference gives."""
+    rng = random.Random(23)
+    texts = []
+    for _ in range(12_000):
+        d = f"1{rng.choice('3456789')}{rng.randrange(10**9):09d}"
+        number = rng.choice(COMMON_SPELLINGS[:14]).format(d, a=d[:3], b=d[3:7], c=d[7:])
+        before = "".join(rng.choice(AROUND) for _ in range(rng.choice([0, 1, 1, 2])))
+        after = "".join(rng.choice(AROUND) for _ in range(rng.choice([0, 1, 1, 2, 3])))
+        texts.append(before + number + after)
+    assert_agrees(texts, series=pd.Series(texts, dtype="string[pyarrow]"))
+    assert_agrees(texts, series=pd.Series(texts, dtype=object))
+
+
 TWO_NUMBERS = ["{}/{}", "{};{}", "{}\n{}", "{} {}", "{}\t{}", " {} ; {}\t", "{}，{}", "{}、{}",
                "{}；{}", "{}／{}"]  # fmt: skip
 NOT_TWO = ["{}/x{}", "{}; {};", "{}\r{}", "{}-{}", "{}\xa0{}", "{}//{}", "{}.0;{}"]  # fmt: skip
