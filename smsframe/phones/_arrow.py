@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smsframe.phones._common import SEVERAL_NUMBERS, common_mobiles
+from smsframe.phones._common import NOT_COMMON, SEVERAL_NUMBERS, common_mobiles
 from smsframe.phones._decide import _classify, _decide_declined
 from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
@@ -17,7 +17,6 @@ from smsframe.phones._scan import _Scan, _scan, beside, scan_threads
 from smsframe.phones._values import _factorized_texts, _large_strings, _Utf8
 
 _NO_KEYS = np.zeros(0, dtype=np.int64)
-_NOT_COMMON = -1  # common_mobiles' mark of a value it leaves
 
 
 def _arrow_input(values: Any):
@@ -68,7 +67,7 @@ def _decided_non_ascii(array, rows: np.ndarray, region: str) -> _Scan:
     if region == "CN":
         common = common_mobiles(array.take(rows))
         _write_common(scan, common)
-        left = np.flatnonzero(common == _NOT_COMMON)
+        left = np.flatnonzero(common == NOT_COMMON)
     some = _classify(_strings_at(array, rows[left]), np.ones(len(left), dtype=bool), region)
     scan.reason[left], scan.cc[left], scan.key[left] = some.reason, some.cc, some.key
     return scan
@@ -102,7 +101,7 @@ def _decided_arrow(array, region: str) -> _Scan:
         rest, common = present & ascii_, _NO_KEYS
         if region == "CN":
             common = common_mobiles(array, scan_threads(), ascii_only=True)
-            rest &= common == _NOT_COMMON
+            rest &= common == NOT_COMMON
         scan = _scan(_engine(region), _Utf8(array), rest)
     if region == "CN":
         _write_common(scan, common)

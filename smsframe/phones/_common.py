@@ -22,9 +22,9 @@ Texts the documented steps turn into such a spelling are read here too: a label 
 the number (``Tel:``, ``手机：``) or in brackets after it (``(mobile)``, ``（本人）``), an
 extension after it (``ext. 12``, ``x12``, ``转8001``), an RFC 3966 ``tel:`` URI (its
 ``;ext=`` parameters dropped), Excel's scientific text of the number
-(``1.3800138005E+10``); RE2 rewrites them to the number, whose digits are read as
-above. So are cells of two numbers of 7 digits or more (``several_numbers``): what the
-steps find in them is RE2's ``_TWO_RUNS`` (_steps).
+(``1.3800138005E+10``). RE2 checks their form; numpy then finds the number's bytes
+among them and reads its digits as above. So are cells of two numbers of 7 digits or
+more (``several_numbers``): what the steps find in them is RE2's ``_TWO_RUNS`` (_steps).
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from smsframe.phones._output import _pc
 from smsframe.phones._steps import _TWO_RUNS
 from smsframe.phones._values import _Utf8
 
-SEVERAL_NUMBERS = -2  # common_mobiles' mark of a cell holding two numbers
+# common_mobiles' marks of a value it leaves, and of a cell holding two numbers
+NOT_COMMON, SEVERAL_NUMBERS = -1, -2
 
 _DIGITS = 11
 _GROUPS_AT = (3, 7)  # 3-4-4: a separator before these digits
@@ -109,6 +110,7 @@ def _spelling() -> str | None:
 
 
 def _number() -> str:
+    """A mobile in a common spelling, after the country code or not."""
     mobiles = _spelled()
     assert mobiles is not None
     return f"{_COUNTRY}(?:{'|'.join(mobiles.values())})"
@@ -117,8 +119,7 @@ def _number() -> str:
 @functools.cache
 def _decorated() -> str | None:
     """The regular expression (RE2) of the texts the documented steps turn into a common
-    spelling (:data:`_STRIPPED` and :data:`_SCIENTIFIC` rewrite them to it). None as
-    :func:`_spelling`."""
+    spelling (:func:`_decorated_keys` reads them). None as :func:`_spelling`."""
     mobiles = _spelled()
     if mobiles is None:
         return None
@@ -192,10 +193,10 @@ def _digit_class(digits: list[int]) -> str:
 def common_mobiles(array, threads: int = 1, *, ascii_only: bool = False) -> np.ndarray:
     """Per value of an Arrow string array, the key of the mainland mobile it spells in
     one of the commonest ways, :data:`SEVERAL_NUMBERS` for a cell of two numbers the
-    steps find, else -1 (any other value, missing, or not a mobile); the default region
-    must be CN. ``threads``: slices read side by side; ``ascii_only``: read the ASCII
-    values alone (-1 for the others, read apart)."""
-    keys = np.full(len(array), -1, dtype=np.int64)
+    steps find, else :data:`NOT_COMMON` (any other value, missing, or not a mobile); the
+    default region must be CN. ``threads``: slices read side by side; ``ascii_only``:
+    read the ASCII values alone (the others, read apart, are left)."""
+    keys = np.full(len(array), NOT_COMMON, dtype=np.int64)
     if _spelling() is None:
         return keys
     if threads < 2 or len(array) < _SLICE:
