@@ -100,7 +100,7 @@ def _decided_arrow(array, region: str) -> _Scan:
         # rest by the scan
         rest, common = present & ascii_, _NO_KEYS
         if region == "CN":
-            common = common_mobiles(array, scan_threads(), ascii_only=True)
+            common = common_mobiles(array, scan_threads(), ascii_=ascii_)
             rest &= common == NOT_COMMON
         scan = _scan(_engine(region), _Utf8(array), rest)
     if region == "CN":

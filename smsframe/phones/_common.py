@@ -190,36 +190,39 @@ def _digit_class(digits: list[int]) -> str:
     return str(digits[0]) if len(digits) == 1 else f"[{''.join(map(str, digits))}]"
 
 
-def common_mobiles(array, threads: int = 1, *, ascii_only: bool = False) -> np.ndarray:
+def common_mobiles(array, threads: int = 1, *, ascii_: np.ndarray | None = None) -> np.ndarray:
     """Per value of an Arrow string array, the key of the mainland mobile it spells in
     one of the commonest ways, :data:`SEVERAL_NUMBERS` for a cell of two numbers the
     steps find, else :data:`NOT_COMMON` (any other value, missing, or not a mobile); the
-    default region must be CN. ``threads``: slices read side by side; ``ascii_only``:
-    read the ASCII values alone (the others, read apart, are left)."""
+    default region must be CN. ``threads``: slices read side by side; ``ascii_``: which
+    values are ASCII, where the caller knows: then those alone are read (the others,
+    read apart, are left)."""
     keys = np.full(len(array), NOT_COMMON, dtype=np.int64)
     if _spelling() is None:
         return keys
     if threads < 2 or len(array) < _SLICE:
-        _fill_keys(array, keys, ascii_only)
+        _fill_keys(array, keys, ascii_)
         return keys
     bounds = np.linspace(0, len(array), threads + 1).astype(int).tolist()
 
     def fill(a: int, b: int) -> None:
-        _fill_keys(array.slice(a, b - a), keys[a:b], ascii_only)
+        _fill_keys(array.slice(a, b - a), keys[a:b], None if ascii_ is None else ascii_[a:b])
 
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(fill, bounds, bounds[1:]))  # re-raises a worker's exception
     return keys
 
 
-def _fill_keys(array, keys: np.ndarray, ascii_only: bool) -> None:
+def _fill_keys(array, keys: np.ndarray, ascii_: np.ndarray | None) -> None:
     """Write the keys of ``array``'s values the spelling takes into ``keys``; then those
     of the texts the steps turn into a common spelling, and mark the cells of two
-    numbers."""
+    numbers. ``ascii_``: which values are ASCII, those alone to read (None: read all)."""
     pc = _pc()
     spelled = pc.match_substring_regex(array, _spelling()).fill_null(False)
     spelled = spelled.to_numpy(zero_copy_only=False)
-    ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
+    ascii_only = ascii_ is not None
+    if ascii_ is None:
+        ascii_ = pc.string_is_ascii(array).fill_null(False).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(spelled & ascii_)
     keys[rows] = _KEY_OF_11 + _national_numbers(_Utf8(array), rows)
     readable = ascii_
