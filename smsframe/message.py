@@ -45,7 +45,14 @@ import pandas as pd
 
 # one text dtype policy for every column smsframe adds
 from smsframe.errors import InvalidType, InvalidValue, MissingFile
-from smsframe.phones import _MISSING_TEXT, _text_column
+from smsframe.phones._output import (
+    _MISSING_TEXT,
+    _no_text,
+    _present,
+    _text_blocks,
+    _text_column,
+    _texts_at,
+)
 
 __all__ = [
     "MAX_LENGTH",
@@ -373,16 +380,14 @@ def render(
     keywords = banned_keywords(keywords)
     n = len(frame)
     reason = np.full(n, _OK, dtype=np.int8)
-    detail = _filled(n, _MISSING_TEXT)
     if template.constant:
         text = "".join(template.literals)  # literal braces resolved
         why, found = _check_one(text, keywords)
         text = _escaped(text)
         reason[:] = why
-        if found:
-            detail[:] = found
         messages = _filled(n, text)  # one object, n references
         count = np.full(n, parts(text), dtype=np.int64)
+        detail = _text_blocks(n, _filled(n, found), frame.index) if found else _no_text(frame.index)
         return _columns(frame.index, messages, count, np.zeros(n, dtype=bool), reason, detail)
     messages, missing = _render(frame, template)
     present = np.flatnonzero(~missing)
@@ -400,16 +405,45 @@ def render(
         [blank, bad, length > MAX_LENGTH], [_EMPTY, _BAD, _TOO_LONG], default=_OK
     ).astype(np.int8)
     messages[present[bad]] = [_escaped(text) for text in rendered[bad]]
+    banned, found = np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
     if keywords:
         candidates = np.flatnonzero(why == _OK)
         rows, found = _banned(rendered[candidates], length[candidates], keywords)
         why[candidates[rows]] = _BANNED
-        detail[present[candidates[rows]]] = found
+        banned = present[candidates[rows]]
     reason[present] = why
     reason[missing] = _MISSING
-    detail[missing] = _missing_words(frame, template, missing)
     messages[missing] = _MISSING_TEXT
+    words = _missing_words(frame, template, missing)
+    detail = _text_blocks(  # the few rows that have one: never spelled out row by row
+        n,
+        np.concatenate([np.asarray(found, dtype=object), words]),
+        frame.index,
+        np.concatenate([banned, np.flatnonzero(missing)]),
+    )
     return _columns(frame.index, messages, count, missing, reason, detail)
+
+
+def _codes_in(column: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
+    """A categorical column's codes in ``dtype`` (whose categories hold its own), as
+    small as its categories allow: no string per row, nor an integer of 8 bytes."""
+    mapping = dtype.categories.get_indexer(column.cat.categories)
+    small = np.result_type(np.min_scalar_type(len(dtype.categories)), np.int8)
+    return np.append(mapping, -1).astype(small)[column.cat.codes.to_numpy()]  # -1: -1
+
+
+def _kept_details(frame: pd.DataFrame, details: pd.Series, keep: np.ndarray) -> pd.Series:
+    """The rows' details: a row that ``keep``s its reason keeps the frame's (if any),
+    the others get the message's ``details``; built from the few rows that have one."""
+    sources = [(details, False)]
+    if "sms_detail" in frame.columns:
+        sources.append((frame["sms_detail"], True))
+    rows, texts = [], []
+    for column, kept in sources:
+        present = _present(column)
+        rows.append(present[keep[present] == kept])
+        texts.append(_texts_at(column, rows[-1]))
+    return _text_blocks(len(keep), np.concatenate(texts), frame.index, np.concatenate(rows))
 
 
 def _missing_words(frame: pd.DataFrame, template: _Template, missing: np.ndarray) -> np.ndarray:
@@ -451,9 +485,9 @@ def _columns(index, messages, count, missing, reason, detail) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "sms_message": _text_column(messages, index),
-            "sms_parts": pd.Series(pd.arrays.IntegerArray(count, missing), index=index),
+            "sms_parts": pd.Series(pd.arrays.IntegerArray(count, missing), index=index, copy=False),
             "sms_reason": pd.Categorical.from_codes(reason, dtype=REASON_DTYPE),
-            "sms_detail": _text_column(detail, index),
+            "sms_detail": detail,
         },
         index=index,
         copy=False,
@@ -492,18 +526,9 @@ def render_frame(
         if not isinstance(before.dtype, pd.CategoricalDtype):
             before = before.astype("category")
         union = pd.CategoricalDtype(list(dict.fromkeys([*before.cat.categories, *REASONS])))
-        codes = np.where(  # by category codes: no string per row
-            keep,
-            before.astype(union).cat.codes.to_numpy(),
-            result["sms_reason"].astype(union).cat.codes.to_numpy(),
-        )
+        codes = _codes_in(result["sms_reason"], union)
+        codes[keep] = _codes_in(before, union)[keep]
         merged = pd.Categorical.from_codes(codes, dtype=union)
         result["sms_reason"] = pd.Series(merged, index=frame.index)
-        detail = result["sms_detail"].to_numpy(dtype=object)
-        if "sms_detail" in frame.columns:
-            detail[keep] = frame["sms_detail"].to_numpy(dtype=object)[keep]
-        else:
-            detail[keep] = None
-        detail[pd.isna(detail)] = _MISSING_TEXT
-        result["sms_detail"] = _text_column(detail, frame.index)
+        result["sms_detail"] = _kept_details(frame, result["sms_detail"], keep)
     return frame.assign(**{name: result[name] for name in result.columns})

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from smsframe.codes import CHINA, STATUSES, decode
 from smsframe.errors import InvalidValue
+from smsframe.phones._output import _text_blocks
 from smsframe.phones._values import _large_strings
 
 # Every column smsframe writes into a frame it returns.
@@ -413,26 +414,12 @@ _RECORDED = {
 
 
 def text_column(values: Sequence[object] | np.ndarray, index: pd.Index) -> pd.Series:
-    """Text as pandas stores text by default (``str`` from pandas 3, else object), the
-    same dtype as every other text column of a result; missing stays missing.
-
-    Built in Arrow where pandas stores text there, else from its distinct texts (a
-    detail column holds few), not string by string.
+    """Text that repeats (details, codes' meanings) as pandas stores text by default
+    (``str`` from pandas 3, else object), the same dtype as every other text column of a
+    result; missing stays missing. In Arrow, blocks of rows with no text or one text
+    share their memory (:func:`smsframe.phones._output._text_blocks`).
     """
-    values = np.asarray(values, dtype=object)
-    if isinstance(TEXT, pd.StringDtype) and TEXT.storage == "pyarrow":
-        try:  # straight into Arrow's buffers, in C++
-            array = pa.array(values, type=pa.large_string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all text: as below
-            pass
-        else:
-            return pd.Series(pd.array(array, dtype=TEXT), index=index, copy=False)
-    codes, texts = pd.factorize(values)
-    distinct = pd.Series(np.asarray(texts, dtype=object), dtype=TEXT).array
-    return pd.Series(distinct.take(codes, allow_fill=True), index=index)
-
-
-TEXT = pd.Series(["text"]).dtype  # pandas' default dtype of text
+    return _text_blocks(len(values), np.asarray(values, dtype=object), index)
 
 
 # The statuses each kind of frame can hold, in the order shown.

@@ -23,7 +23,8 @@ from smsframe import message as messages
 from smsframe.errors import InvalidValue, raises_usage_errors_short
 from smsframe.keys import digest
 from smsframe.options import MAX_CHUNK, PlanOptions, RunOptions
-from smsframe.outcomes import KIND_STATUSES, is_missing, refuse_output_columns, text_column
+from smsframe.outcomes import KIND_STATUSES, is_missing, refuse_output_columns
+from smsframe.phones._output import _present, _text_blocks, _texts_at
 
 if TYPE_CHECKING:
     from smsframe.client import SmsClient
@@ -298,24 +299,21 @@ def _details(reason: pd.Series, found: pd.Series, words: pd.Series) -> pd.Series
     found; the words a step gave (the missing column, the numbers of a cell, the row
     a duplicate repeats) where it gave some."""
     codes = reason.cat.codes.to_numpy()
-    has_found, has_words = found.notna().to_numpy(), words.notna().to_numpy()
     # the rows that have any (few, mostly): no copy of every row's text
-    rows = np.flatnonzero((codes >= 0) | has_found | has_words)
-    codes, has_found, has_words = codes[rows], has_found[rows], has_words[rows]
+    with_found, with_words = _present(found), _present(words)
+    rows = np.union1d(np.flatnonzero(codes >= 0), np.union1d(with_found, with_words))
+    codes, has_found, has_words = codes[rows], np.isin(rows, with_found), np.isin(rows, with_words)
     texts = np.array([np.nan, *(REASON_TEXT[c] for c in reason.cat.categories)], dtype=object)
     some = texts[codes + 1]
-    found_values = found.iloc[rows].to_numpy(dtype=object)
+    found_values = _texts_at(found, rows)
     if "banned_keyword" in reason.cat.categories:
         keywords = has_found & (codes == reason.cat.categories.get_loc("banned_keyword"))
         said = [f"the message contains a banned keyword: {k}" for k in found_values[keywords]]
         some[keywords] = said
         has_found &= ~keywords
     some[has_found] = found_values[has_found]
-    some[has_words] = words.iloc[rows[has_words]].to_numpy(dtype=object)  # a step's own first
-    del found, words  # a temporary of the caller's (the words): freed before the full column
-    text = np.full(len(reason), np.nan, dtype=object)
-    text[rows] = some
-    return text_column(text, reason.index)
+    some[has_words] = _texts_at(words, rows[has_words])  # a step's own first
+    return _text_blocks(len(reason), some, reason.index, rows)  # never spelled out row by row
 
 
 def first_of_its_number(rows: pd.DataFrame) -> np.ndarray:
@@ -460,6 +458,8 @@ def content_sizes(
         group = np.full(len(rows), -1, dtype=np.intp)
         group[pending] = chosen
     parts = selected["sms_parts"].iloc[_firsts(chosen)].to_numpy(dtype=np.int64)
+    if len(contents) == 1:  # every row sends the same: no count to make (nor cast)
+        return group, np.array([len(chosen)]), parts
     return group, np.bincount(chosen, minlength=len(contents)), parts
 
 
@@ -498,11 +498,11 @@ def content_groups(rows: pd.DataFrame) -> tuple[np.ndarray, list[tuple]]:
     """Per row, its group of rows sending the same :data:`CONTENT` (0, 1... in order of
     first appearance), and per group that content: (message, ext, schedule time)."""
     # Rows alike in every column, found by their columns' codes (no tuple per row) ...
-    group = np.zeros(len(rows), dtype=np.intp)
+    group: np.ndarray = np.zeros(len(rows), dtype=np.int8)  # one group so far: a byte a row
     for key in (k for k in CONTENT if k in rows):
         codes = _codes(rows[key])
         if codes is not None:  # None: one value in every row (a constant message, no ext)
-            group = pd.factorize(group * (int(codes.max()) + 2) + codes + 1)[0]  # compact
+            group = pd.factorize(group.astype(np.int64) * (int(codes.max()) + 2) + codes + 1)[0]
     # ... then each group's content, from its first row.
     firsts = rows.iloc[_firsts(group)]
     values = [

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,7 +22,9 @@ from smsframe.outcomes import (
     recipients_of,
     refuse_output_columns,
     rerun_resends,
+    text_column,
 )
+from smsframe.phones._output import _present, _text_blocks, _texts_at
 from smsframe.plan import build
 
 T0 = pd.Timestamp("2030-01-01 01:00", tz="UTC")
@@ -234,3 +237,75 @@ def test_input_columns_named_like_outputs_are_refused_not_overwritten():
     refuse_output_columns(pd.DataFrame({"phone": [], "sms": []}))  # fine
     with pytest.raises(ValueError, match=r"sms_status.*rename or drop"):
         refuse_output_columns(pd.DataFrame({"phone": [], "sms_status": []}))
+
+
+TEXT = pd.Series(["x"]).dtype  # pandas' default dtype of text
+arrow_text = pytest.mark.skipif(
+    getattr(TEXT, "storage", None) != "pyarrow", reason="pandas keeps text outside Arrow here"
+)
+CELLS = st.one_of(
+    st.sampled_from([None, np.nan, pd.NA, "重复", "重复", "重复", "other"]),
+    st.text(max_size=4),
+    st.integers(-5, 5),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(CELLS, st.integers(1, 20_000)), max_size=6),
+)
+def test_a_text_column_holds_exactly_its_values(runs):
+    """Runs of one value, spanning blocks (16,384 rows) or not: the column is the values
+    as pandas writes text, whether its blocks share their memory or not."""
+    values = np.empty(sum(n for _, n in runs), dtype=object)
+    at = 0
+    for value, n in runs:
+        values[at : at + n] = [value] * n
+        at += n
+    index = pd.RangeIndex(len(values))
+    expected = pd.Series(values, dtype=TEXT, index=index)
+    pd.testing.assert_series_equal(text_column(values, index), expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 70_000), st.data())
+def test_a_sparse_text_column_is_missing_but_where_told(n, data):
+    drawn = data.draw(st.sets(st.integers(0, max(n - 1, 0)), max_size=50))
+    rows = np.array(data.draw(st.permutations(sorted(drawn))), dtype=np.intp)  # any order
+    rows = rows[rows < n]
+    texts = np.array([data.draw(st.sampled_from(["a", "重复", None])) for _ in rows], dtype=object)
+    index = pd.RangeIndex(n)
+    values = np.full(n, None, dtype=object)
+    values[rows] = texts
+    column = _text_blocks(n, texts, index, rows)
+    pd.testing.assert_series_equal(column, pd.Series(values, dtype=TEXT, index=index))
+    assert _present(column).tolist() == np.flatnonzero(column.notna()).tolist()
+    picked = np.sort(rng_rows(n, 30))
+    assert list(_texts_at(column, picked)) == [
+        None if pd.isna(v) else v for v in column.iloc[picked].to_numpy(dtype=object)
+    ]
+
+
+def rng_rows(n: int, k: int) -> np.ndarray:
+    return np.random.default_rng(n).integers(0, n, size=k if n else 0)
+
+
+def arrow_bytes(column: pd.Series) -> int:
+    """The bytes a text column's Arrow buffers hold, each shared buffer counted once."""
+    chunks = pa.chunked_array(pa.array(column.array)).chunks
+    return sum({b.address: b.size for c in chunks for b in c.buffers() if b is not None}.values())
+
+
+@arrow_text
+def test_a_plans_details_share_their_memory_where_rows_have_none():
+    """Detail is missing in most rows of a plan: its blocks of missing rows are one
+    buffer, not 8 bytes a row; the rows that have one keep it."""
+    n = 200_000
+    phones = [f"138{i:08d}" for i in range(n)]
+    phones[5], phones[150_000] = "hello", phones[0]  # not a number; a duplicate
+    plan = build(pd.DataFrame({"phone": phones}), "双十一优惠，回T退订")
+    detail = plan.rows["sms_detail"]
+    assert arrow_bytes(detail) < 2 * n  # spelled out row by row: over 8 * n
+    assert detail.notna().sum() == 2
+    assert detail.iloc[150_000] == "the same number as row 0"
+    assert plan.rows["sms_reason"].iloc[5] == "not_a_number"

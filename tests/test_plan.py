@@ -156,6 +156,15 @@ def test_content_groups_are_the_distinct_contents_as_met(rows, dtype, with_times
     assert contents == distinct
 
 
+def test_content_groups_of_more_contents_than_a_byte_counts():
+    """300 messages, each with and without an ext: 600 groups, numbered as met."""
+    messages = [f"消息{i}" for i in range(300)] * 2
+    frame = pd.DataFrame({"sms_message": messages, "sms_ext": [None] * 300 + ["1"] * 300})
+    group, contents = content_groups(frame)
+    assert group.tolist() == list(range(600))
+    assert contents[299] == ("消息299", None, None) and contents[300] == ("消息0", "1", None)
+
+
 def test_balance_check(tmp_path):
     with Simulator() as sim:
         sim.add_account(101, "demo", "pw", balance=7)

@@ -84,7 +84,7 @@ import phonenumbers
 
 from smsframe.errors import InvalidValue, MissingColumn
 from smsframe.phones._arrow import _as_arrow, _decided_arrow
-from smsframe.phones._output import _MISSING_TEXT, _assemble, _text_column
+from smsframe.phones._output import _MISSING_TEXT, _assemble, _text_blocks, _texts_at
 from smsframe.phones._parse import _engine
 from smsframe.phones._reasons import (
     _OK,
@@ -223,7 +223,7 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
     the same number as row 'a'
     """
     reasons = pd.Categorical(normalized["sms_reason"])
-    words = np.full(len(reasons), _MISSING_TEXT, dtype=object)
+    rows, words = [], []  # the few rows that have words, and their words
 
     def rows_of(reason: str) -> np.ndarray:
         if reason not in reasons.categories:
@@ -232,13 +232,16 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
 
     several = rows_of("several_numbers")
     if several.size:
-        picked = values.iloc[several] if isinstance(values, pd.Series) else values[several]
+        picked = _texts_at(values, several) if isinstance(values, pd.Series) else values[several]
         found = several_numbers(np.asarray(picked, dtype=object))
-        words[several] = [
-            f"{len(n)} numbers in one cell ({_storable(', '.join(n))}): give each a row of its own"
-            for n in found
-            if n is not None
-        ]
+        rows.append(several)
+        said = "{} numbers in one cell ({}): give each a row of its own"
+        words.append(
+            [
+                _MISSING_TEXT if n is None else said.format(len(n), _storable(", ".join(n)))
+                for n in found
+            ]
+        )
     duplicate = rows_of("duplicate")
     if duplicate.size:
         codes = pd.factorize(_digits_as_integers(normalized["sms_phone"]))[0]
@@ -246,8 +249,11 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
         _, first = np.unique(codes[present], return_index=True)  # codes: 0, 1... as met
         first = np.flatnonzero(present)[first]
         labels = normalized.index[first[codes[duplicate]]]
-        words[duplicate] = [f"the same number as row {label!r}" for label in labels]
-    return _text_column(words, normalized.index)
+        rows.append(duplicate)
+        words.append([f"the same number as row {label!r}" for label in labels])
+    at = np.concatenate([np.zeros(0, dtype=np.intp), *rows])
+    said = np.array([w for some in words for w in some], dtype=object)
+    return _text_blocks(len(reasons), said, normalized.index, at)
 
 
 def _digits_as_integers(phone: pd.Series) -> np.ndarray:

@@ -46,6 +46,124 @@ def _text_column(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=dtype)  # pragma: no cover
 
 
+_DEFAULT_TEXT = pd.Series(["x"]).dtype  # pandas' default dtype of text
+_TEXT_BLOCK = 1 << 14  # rows of a text column's Arrow chunk
+_MANY = object()  # a block of several texts
+
+
+def _text_blocks(
+    n: int, texts: np.ndarray, index: pd.Index, rows: np.ndarray | None = None
+) -> pd.Series:
+    """A column of texts that repeat (details, a reason's words) in pandas' default text
+    dtype: ``texts`` (str or missing) at ``rows`` (None: every row of ``n``), missing
+    elsewhere.
+
+    In Arrow, a block of rows holding no text, or one text repeated, is one chunk
+    shared with every such block: a column missing in most rows costs next to nothing,
+    and a sparse one is never spelled out row by row.
+    """
+    texts = np.asarray(texts, dtype=object)
+    if rows is not None:
+        order = np.argsort(rows, kind="stable")
+        rows, texts = rows[order], texts[order]
+    if not (isinstance(_DEFAULT_TEXT, pd.StringDtype) and _DEFAULT_TEXT.storage == "pyarrow"):
+        values = texts if rows is None else _scattered(n, texts, rows)
+        codes, distinct = pd.factorize(values)
+        distinct = pd.Series(np.asarray(distinct, dtype=object), dtype=_DEFAULT_TEXT).array
+        return pd.Series(distinct.take(codes, allow_fill=True), index=index)
+    pa = _pa()
+    starts = (
+        None if rows is None else np.searchsorted(rows, np.arange(0, n + _TEXT_BLOCK, _TEXT_BLOCK))
+    )
+    shared: dict[str | None, object] = {}  # per text (None: missing), a block of it
+    chunks = []
+    for k, at in enumerate(range(0, n, _TEXT_BLOCK)):
+        end = min(at + _TEXT_BLOCK, n)
+        if starts is None:
+            block = texts[at:end]
+        elif starts[k] == starts[k + 1]:
+            block = None
+        else:
+            block = _scattered(
+                end - at, texts[starts[k] : starts[k + 1]], rows[starts[k] : starts[k + 1]] - at
+            )
+        one = _only_text(block)
+        if one is _MANY:
+            chunks.append(_block_of_texts(block))
+            continue
+        if one not in shared:
+            shared[one] = pa.array([one] * _TEXT_BLOCK, type=pa.large_string())
+        chunks.append(shared[one].slice(0, end - at))
+    array = pa.chunked_array(chunks, type=pa.large_string())
+    return pd.Series(pd.array(array, dtype=_DEFAULT_TEXT), index=index, copy=False)
+
+
+def _no_text(index: pd.Index) -> pd.Series:
+    """A text column missing in every row (in Arrow, next to no memory)."""
+    return _text_blocks(len(index), np.zeros(0, dtype=object), index, np.zeros(0, dtype=np.intp))
+
+
+def _present(column: pd.Series) -> np.ndarray:
+    """The rows where a column has a value, ascending: in Arrow, its chunks of none are
+    skipped (no flag per row)."""
+    dtype = column.dtype
+    if not isinstance(dtype, pd.StringDtype | pd.ArrowDtype) or dtype.storage != "pyarrow":
+        return np.flatnonzero(column.notna().to_numpy())
+    rows, at = [np.zeros(0, dtype=np.intp)], 0
+    for chunk in _pa().chunked_array(_pa().array(column.array)).chunks:
+        if chunk.null_count < len(chunk):
+            rows.append(at + np.flatnonzero(chunk.is_valid().to_numpy(zero_copy_only=False)))
+        at += len(chunk)
+    return np.concatenate(rows)
+
+
+def _texts_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """The values at ``rows`` (ascending) of a column, as Python objects (None where
+    missing in Arrow). Arrow's chunks are read one by one: a take on a chunked array
+    first joins its chunks, a copy of the whole column."""
+    dtype = column.dtype
+    if not isinstance(dtype, pd.StringDtype | pd.ArrowDtype) or dtype.storage != "pyarrow":
+        return column.to_numpy(dtype=object)[rows]  # Python objects already: no copy
+    out = np.empty(len(rows), dtype=object)
+    at = 0
+    for chunk in _pa().chunked_array(_pa().array(column.array)).chunks:
+        first, last = np.searchsorted(rows, [at, at + len(chunk)])
+        if last > first:
+            out[first:last] = chunk.take(rows[first:last] - at).to_pylist()
+        at += len(chunk)
+    return out
+
+
+def _scattered(n: int, texts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``n`` missing values but ``texts`` at ``rows``."""
+    out = np.full(n, None, dtype=object)
+    out[rows] = texts
+    return out
+
+
+def _only_text(block: np.ndarray | None):
+    """The one text of a block (None: it has none), else :data:`_MANY`."""
+    if block is None:
+        return None
+    missing = pd.isna(block)
+    if missing.all():
+        return None
+    first = block[0]
+    if missing.any() or not isinstance(first, str):
+        return _MANY
+    return first if (block == first).all() else _MANY
+
+
+def _block_of_texts(block: np.ndarray):
+    """A block's texts as Arrow strings; values that are not text as pandas writes them."""
+    pa = _pa()
+    try:
+        return pa.array(block, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        written = pd.array(block, dtype=_DEFAULT_TEXT).to_numpy(dtype=object, na_value=None)
+        return pa.array(written, type=pa.large_string())
+
+
 def _number_column(numbers, dtype, index: pd.Index) -> pd.Series:
     """Arrow strings (an array or a chunked one) as a column of ``dtype`` (Arrow-backed:
     no copy)."""
