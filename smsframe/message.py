@@ -432,18 +432,18 @@ def _codes_in(column: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
     return np.append(mapping, -1).astype(small)[column.cat.codes.to_numpy()]  # -1: -1
 
 
-def _kept_details(frame: pd.DataFrame, details: pd.Series, keep: np.ndarray) -> pd.Series:
-    """The rows' details: a row that ``keep``s its reason keeps the frame's (if any),
-    the others get the message's ``details``; built from the few rows that have one."""
+def _kept_details(frame: pd.DataFrame, details: pd.Series, kept: np.ndarray) -> pd.Series:
+    """The rows' details: a row ``kept`` (that keeps its reason) keeps the frame's (if
+    any), the others get the message's ``details``; built from the few rows that have one."""
     sources = [(details, False)]
     if "sms_detail" in frame.columns:
         sources.append((frame["sms_detail"], True))
     rows, texts = [], []
-    for column, kept in sources:
+    for column, keeps in sources:
         present = _present(column)
-        rows.append(present[keep[present] == kept])
+        rows.append(present[np.isin(present, kept) == keeps])
         texts.append(_texts_at(column, rows[-1]))
-    return _text_blocks(len(keep), np.concatenate(texts), frame.index, np.concatenate(rows))
+    return _text_blocks(len(frame), np.concatenate(texts), frame.index, np.concatenate(rows))
 
 
 def _missing_words(frame: pd.DataFrame, template: _Template, missing: np.ndarray) -> np.ndarray:
@@ -522,13 +522,13 @@ def render_frame(
     result = render(frame, message, keywords=keywords)
     if "sms_reason" in frame.columns:
         before = frame["sms_reason"]
-        keep = before.notna().to_numpy()
         if not isinstance(before.dtype, pd.CategoricalDtype):
             before = before.astype("category")
+        kept = np.flatnonzero(before.cat.codes.to_numpy() >= 0)  # rows with a reason already
         union = pd.CategoricalDtype(list(dict.fromkeys([*before.cat.categories, *REASONS])))
         codes = _codes_in(result["sms_reason"], union)
-        codes[keep] = _codes_in(before, union)[keep]
+        codes[kept] = _codes_in(before.iloc[kept], union)
         merged = pd.Categorical.from_codes(codes, dtype=union)
         result["sms_reason"] = pd.Series(merged, index=frame.index)
-        result["sms_detail"] = _kept_details(frame, result["sms_detail"], keep)
+        result["sms_detail"] = _kept_details(frame, result["sms_detail"], kept)
     return frame.assign(**{name: result[name] for name in result.columns})

@@ -265,8 +265,8 @@ def build(
         reason = reason.astype(pd.CategoricalDtype(list(dict.fromkeys(categories))))
         rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()
-    rows["sms_status"] = pd.Categorical.from_codes(
-        rejected.astype(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
+    rows["sms_status"] = pd.Categorical.from_codes(  # False, True: codes 0, 1 (no copy)
+        rejected.view(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
     )
     rows["sms_detail"] = _details(
         reason, rows["sms_detail"], phones.details(frame[options.phone], rows)
