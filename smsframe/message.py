@@ -43,9 +43,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# one text dtype policy for every column smsframe adds
 from smsframe.errors import InvalidType, InvalidValue, MissingFile
-from smsframe.phones._output import (
+from smsframe.phones._output import (  # how smsframe writes text columns
     _MISSING_TEXT,
     _no_text,
     _present,

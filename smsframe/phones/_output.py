@@ -1,4 +1,6 @@
-"""Results per text to the columns :func:`~smsframe.phones.normalize` returns."""
+"""Results per text to the columns :func:`~smsframe.phones.normalize` returns, and how
+smsframe writes its text columns: mostly distinct texts (messages) as the Python strings
+they are, texts that repeat (details) in Arrow blocks that share their memory."""
 
 from __future__ import annotations
 
@@ -13,12 +15,15 @@ from smsframe.phones._reasons import (
 )
 from smsframe.phones._scan import _Scan, beside
 
+_DEFAULT_TEXT = pd.Series(["x"]).dtype  # pandas' default dtype of text: str, or object
+
 
 def _text_dtype():
-    """The dtype of text columns smsframe adds: pandas' default for text (``str`` on
-    pandas 3, object before), stored as the Python strings they are built from (no
-    copy into Arrow buffers: a constant message stays one object)."""
-    default = pd.Series(["x"]).dtype
+    """The dtype of text columns of mostly distinct texts smsframe adds (messages):
+    pandas' default for text (``str`` on pandas 3, object before), stored as the Python
+    strings they are built from (no copy into Arrow buffers: a constant message stays
+    one object). Texts that repeat are :func:`_text_blocks`."""
+    default = _DEFAULT_TEXT
     if isinstance(default, pd.StringDtype):
         try:
             return pd.StringDtype("python", na_value=default.na_value)
@@ -46,7 +51,6 @@ def _text_column(values: np.ndarray, index: pd.Index) -> pd.Series:
     return pd.Series(values, index=index, dtype=dtype)  # pragma: no cover
 
 
-_DEFAULT_TEXT = pd.Series(["x"]).dtype  # pandas' default dtype of text
 _TEXT_BLOCK = 1 << 14  # rows of a text column's Arrow chunk
 _MANY = object()  # a block of several texts
 
