@@ -427,7 +427,7 @@ def _codes_in(column: pd.Series, dtype: pd.CategoricalDtype) -> np.ndarray:
     """A categorical column's codes in ``dtype`` (whose categories hold its own), as
     small as its categories allow: no string per row, nor an integer of 8 bytes."""
     mapping = dtype.categories.get_indexer(column.cat.categories)
-    small = np.result_type(np.min_scalar_type(len(dtype.categories)), np.int8)
+    small = np.min_scalar_type(-max(len(dtype.categories), 1))  # signed: -1 is missing
     return np.append(mapping, -1).astype(small)[column.cat.codes.to_numpy()]  # -1: -1
 
 

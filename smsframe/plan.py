@@ -265,9 +265,10 @@ def build(
         reason = reason.astype(pd.CategoricalDtype(list(dict.fromkeys(categories))))
         rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()
-    rows["sms_status"] = pd.Categorical.from_codes(  # False, True: codes 0, 1 (no copy)
+    status = pd.Categorical.from_codes(  # False, True: codes 0, 1 (no copy, as a Series)
         rejected.view(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
     )
+    rows["sms_status"] = pd.Series(status, index=rows.index, copy=False)
     rows["sms_detail"] = _details(
         reason, rows["sms_detail"], phones.details(frame[options.phone], rows)
     )
@@ -527,13 +528,18 @@ def _codes(column: pd.Series) -> np.ndarray | None:
     values: pd.Series | np.ndarray = column  # times, numbers: hashed as they are
     if pd.api.types.is_string_dtype(column.dtype):
         text = column.to_numpy()  # Python strings: their own array, not a copy
-        if len(text) and isinstance(text[0], str) and (text == text[0]).all():
+        if len(text) and isinstance(text[0], str) and _all_equal(text, text[0]):
             return None
         values = text
     codes = pd.factorize(values, use_na_sentinel=True)[0]
     if len(codes) == 0 or (codes == codes[0]).all():
         return None
     return codes.astype(np.int64)
+
+
+def _all_equal(values: np.ndarray, value: object, block: int = 1 << 16) -> bool:
+    """Whether every value equals ``value``, compared a block at a time (no flag per row)."""
+    return all((values[at : at + block] == value).all() for at in range(0, len(values), block))
 
 
 def _none(value: object) -> object:

@@ -222,23 +222,26 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
     2 numbers in one cell (13800138000, 13900139000): give each a row of its own
     the same number as row 'a'
     """
-    reasons = pd.Categorical(normalized["sms_reason"])
+    reasons = normalized["sms_reason"]
+    if not isinstance(reasons.dtype, pd.CategoricalDtype):
+        reasons = reasons.astype("category")
+    reason_codes, categories = reasons.cat.codes.to_numpy(), reasons.cat.categories  # no copy
     rows, words = [], []  # the few rows that have words, and their words
 
     def rows_of(reason: str) -> np.ndarray:
-        if reason not in reasons.categories:
+        if reason not in categories:
             return np.zeros(0, dtype=np.intp)
-        return np.flatnonzero(reasons.codes == reasons.categories.get_loc(reason))
+        return np.flatnonzero(reason_codes == categories.get_loc(reason))
 
     several = rows_of("several_numbers")
     if several.size:
         picked = _texts_at(values, several) if isinstance(values, pd.Series) else values[several]
         found = several_numbers(np.asarray(picked, dtype=object))
         rows.append(several)
-        said = "{} numbers in one cell ({}): give each a row of its own"
+        cell = "{} numbers in one cell ({}): give each a row of its own"
         words.append(
             [
-                _MISSING_TEXT if n is None else said.format(len(n), _storable(", ".join(n)))
+                _MISSING_TEXT if n is None else cell.format(len(n), _storable(", ".join(n)))
                 for n in found
             ]
         )
@@ -253,7 +256,7 @@ def details(values: pd.Series, normalized: pd.DataFrame) -> pd.Series:
         words.append([f"the same number as row {label!r}" for label in labels])
     at = np.concatenate([np.zeros(0, dtype=np.intp), *rows])
     said = np.array([w for some in words for w in some], dtype=object)
-    return _text_blocks(len(reasons), said, normalized.index, at)
+    return _text_blocks(len(normalized), said, normalized.index, at)
 
 
 def _digits_as_integers(phone: pd.Series) -> np.ndarray:
