@@ -309,3 +309,17 @@ def test_a_plans_details_share_their_memory_where_rows_have_none():
     assert detail.notna().sum() == 2
     assert detail.iloc[150_000] == "the same number as row 0"
     assert plan.rows["sms_reason"].iloc[5] == "not_a_number"
+
+
+@pytest.mark.parametrize("dtype", [np.dtype(object), pd.StringDtype("python", na_value=np.nan)])
+def test_text_columns_where_pandas_keeps_text_outside_arrow(monkeypatch, dtype):
+    """pandas 2's object text, or Python strings: the same values, in that dtype."""
+    from smsframe.phones import _output
+
+    monkeypatch.setattr(_output, "_DEFAULT_TEXT", dtype)
+    index = pd.RangeIndex(5)
+    column = _text_blocks(5, np.array(["b", "a"], dtype=object), index, np.array([4, 1]))
+    assert column.dtype == dtype
+    assert [None if pd.isna(v) else v for v in column] == [None, "a", None, None, "b"]
+    assert _present(column).tolist() == [1, 4]
+    assert _texts_at(column, np.array([1, 4])).tolist() == ["a", "b"]

@@ -74,7 +74,7 @@ def _text_blocks(
         values = texts if rows is None else _scattered(n, texts, rows)
         codes, distinct = pd.factorize(values)
         distinct = pd.Series(np.asarray(distinct, dtype=object), dtype=_DEFAULT_TEXT).array
-        return pd.Series(distinct.take(codes, allow_fill=True), index=index)
+        return pd.Series(distinct.take(codes, allow_fill=True), index=index, dtype=_DEFAULT_TEXT)
     pa = _pa()
     starts = (
         None if rows is None else np.searchsorted(rows, np.arange(0, n + _TEXT_BLOCK, _TEXT_BLOCK))
