@@ -323,3 +323,11 @@ def test_text_columns_where_pandas_keeps_text_outside_arrow(monkeypatch, dtype):
     assert [None if pd.isna(v) else v for v in column] == [None, "a", None, None, "b"]
     assert _present(column).tolist() == [1, 4]
     assert _texts_at(column, np.array([1, 4])).tolist() == ["a", "b"]
+
+
+def test_a_lone_surrogate_in_a_text_column_is_written_as_its_escape():
+    """UTF-8 (Arrow) cannot hold one: the column shows it escaped, never raises."""
+    values = np.array(["ok", "bad \ud800", None] + ["same \udfff"] * 20_000, dtype=object)
+    column = text_column(values, pd.RangeIndex(len(values)))
+    assert column.iloc[1] == "bad \\ud800" and column.iloc[-1] == "same \\udfff"
+    assert pd.isna(column.iloc[2])

@@ -14,6 +14,7 @@ from smsframe.phones._reasons import (
     REASON_DTYPE,
 )
 from smsframe.phones._scan import _Scan, beside
+from smsframe.phones._values import _storable
 
 _DEFAULT_TEXT = pd.Series(["x"]).dtype  # pandas' default dtype of text: str, or object
 
@@ -96,7 +97,7 @@ def _text_blocks(
             chunks.append(_block_of_texts(block))
             continue
         if one not in shared:
-            shared[one] = pa.array([one] * _TEXT_BLOCK, type=pa.large_string())
+            shared[one] = _block_of_texts(np.array([one] * _TEXT_BLOCK, dtype=object))
         chunks.append(shared[one].slice(0, end - at))
     array = pa.chunked_array(chunks, type=pa.large_string())
     return pd.Series(pd.array(array, dtype=_DEFAULT_TEXT), index=index, copy=False)
@@ -159,10 +160,15 @@ def _only_text(block: np.ndarray | None):
 
 
 def _block_of_texts(block: np.ndarray):
-    """A block's texts as Arrow strings; values that are not text as pandas writes them."""
+    """A block's texts as Arrow strings: a lone surrogate (which UTF-8 cannot hold) as
+    its escape, values that are not text as pandas writes them."""
     pa = _pa()
     try:
         return pa.array(block, type=pa.large_string(), from_pandas=True)
+    except UnicodeEncodeError:
+        return _block_of_texts(
+            np.array([_storable(t) if isinstance(t, str) else t for t in block], dtype=object)
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         written = pd.array(block, dtype=_DEFAULT_TEXT).to_numpy(dtype=object, na_value=None)
         return pa.array(written, type=pa.large_string())
