@@ -265,10 +265,11 @@ def build(
         reason = reason.astype(pd.CategoricalDtype(list(dict.fromkeys(categories))))
         rows["sms_reason"] = reason
     rejected = reason.notna().to_numpy()
-    status = pd.Categorical.from_codes(  # False, True: codes 0, 1 (no copy, as a Series)
+    status = pd.Categorical.from_codes(  # False, True are the codes 0, 1: no copy
         rejected.view(np.int8), dtype=pd.CategoricalDtype(KIND_STATUSES["plan"])
     )
-    rows["sms_status"] = pd.Series(status, index=rows.index, copy=False)
+    rows["sms_status"] = pd.Series(status, index=rows.index, copy=False)  # set as it is
+    # (a Categorical itself would be copied)
     rows["sms_detail"] = _details(
         reason, rows["sms_detail"], phones.details(frame[options.phone], rows)
     )
