@@ -570,8 +570,11 @@ def test_keeps_the_index_and_accepts_many_containers():
         "duplicate",
     ]
     for container in (values, tuple(values), np.array(values, dtype=object), np.array(values),
-                      pd.Index(values), pd.array(values, dtype="string")):  # fmt: skip
+                      pd.Index(values), pd.array(values, dtype="string"), iter(values),
+                      (v for v in values)):  # fmt: skip
         assert rows_of(normalize(container)) == reference(values)
+    mixed = ["13800138000", 13900139000, None, 1.3700137e10]  # read once, whatever the kinds
+    assert rows_of(normalize(v for v in mixed)) == reference(mixed)
     assert len(normalize([])) == 0
 
 

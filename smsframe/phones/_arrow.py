@@ -14,7 +14,13 @@ from smsframe.phones._output import _pa
 from smsframe.phones._parse import _engine
 from smsframe.phones._reasons import _OK, _SEVERAL, PROVIDER_COUNTRY_CODE
 from smsframe.phones._scan import _Scan, _scan, beside, scan_threads
-from smsframe.phones._values import _factorized_texts, _large_strings, _Utf8
+from smsframe.phones._values import (
+    _array_of,
+    _distinct_texts,
+    _factorized_texts,
+    _large_strings,
+    _Utf8,
+)
 
 _NO_KEYS = np.zeros(0, dtype=np.int64)
 
@@ -45,6 +51,10 @@ def _as_arrow(values: Any):
     arrow = _arrow_input(values)
     if arrow is not None:
         return *arrow, None
+    values = _array_of(values)  # once: an iterator is read once
+    texts = _distinct_texts(values)
+    if texts is not None:
+        return texts, None, None
     codes, texts = _factorized_texts(values)
     missing = codes < 0
     if len(codes) == len(texts) and (missing | (codes == np.arange(len(codes)))).all():

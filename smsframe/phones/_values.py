@@ -54,16 +54,7 @@ def _factorized_texts(values: Any) -> tuple[np.ndarray, np.ndarray]:
     would cost more than the fast path it saves: those keep one text per row (and
     what the fast path leaves to phonenumbers is de-duplicated before it goes).
     """
-    if isinstance(values, pd.Series | pd.Index):
-        array = values.array
-    elif isinstance(values, np.ndarray | pd.api.extensions.ExtensionArray):
-        array = values
-    else:
-        array = np.asarray(list(values), dtype=object)
-    if isinstance(array, pd.arrays.NumpyExtensionArray):
-        array = np.asarray(array)  # its numpy array, as is
-    if isinstance(array, np.ndarray) and array.ndim != 1:
-        raise ValueError(f"phone values must be one-dimensional, got shape {array.shape}")
+    array = _array_of(values)
     dtype = array.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         codes, texts = _factorized_texts(array.categories)
@@ -95,6 +86,41 @@ def _factorized_texts(values: Any) -> tuple[np.ndarray, np.ndarray]:
     array[others] = converted = _texts(array[others], kinds[others])
     codes[others[np.equal(converted, None)]] = -1
     return codes, array
+
+
+def _array_of(values: Any):
+    """The values' array: a numpy array as is, an extension array (categorical, Arrow,
+    nullable...) as is, anything else as an object array."""
+    if isinstance(values, pd.Series | pd.Index):
+        array = values.array
+    elif isinstance(values, np.ndarray | pd.api.extensions.ExtensionArray):
+        array = values
+    else:
+        array = np.asarray(list(values), dtype=object)
+    if isinstance(array, pd.arrays.NumpyExtensionArray):
+        array = np.asarray(array)  # its numpy array, as is
+    if isinstance(array, np.ndarray) and array.ndim != 1:
+        raise ValueError(f"phone values must be one-dimensional, got shape {array.shape}")
+    return array
+
+
+def _distinct_texts(values: Any):
+    """An object column of text (or missing values), mostly distinct, as Arrow strings
+    straight away (what pandas 2 reads, or a list): None for any other values, which
+    :func:`_factorized_texts` turns into text first."""
+    import pyarrow as pa
+
+    array = _array_of(values)
+    if not (isinstance(array, np.ndarray) and array.dtype == object):
+        return None
+    if pd.api.types.infer_dtype(array, skipna=True) not in ("string", "empty"):
+        return None
+    if _repetitive(array):
+        return None
+    try:  # missing values (None, NaN, pd.NA, NaT) are nulls, as pandas reads them
+        return _large_strings(array)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a missing value Arrow does not know
+        return None
 
 
 def _repetitive(array: np.ndarray, sample: int = 4096) -> bool:
