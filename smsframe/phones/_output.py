@@ -108,14 +108,22 @@ def _no_text(index: pd.Index) -> pd.Series:
     return _text_blocks(len(index), np.zeros(0, dtype=object), index, np.zeros(0, dtype=np.intp))
 
 
+def _arrow_chunks(column: pd.Series) -> list | None:
+    """The Arrow chunks of an Arrow-backed column (its own buffers), else None."""
+    dtype = column.dtype
+    if not isinstance(dtype, pd.StringDtype | pd.ArrowDtype) or dtype.storage != "pyarrow":
+        return None
+    return _pa().chunked_array(_pa().array(column.array)).chunks
+
+
 def _present(column: pd.Series) -> np.ndarray:
     """The rows where a column has a value, ascending: in Arrow, its chunks of none are
     skipped (no flag per row)."""
-    dtype = column.dtype
-    if not isinstance(dtype, pd.StringDtype | pd.ArrowDtype) or dtype.storage != "pyarrow":
+    chunks = _arrow_chunks(column)
+    if chunks is None:
         return np.flatnonzero(column.notna().to_numpy())
     rows, at = [np.zeros(0, dtype=np.intp)], 0
-    for chunk in _pa().chunked_array(_pa().array(column.array)).chunks:
+    for chunk in chunks:
         if chunk.null_count < len(chunk):
             rows.append(at + np.flatnonzero(chunk.is_valid().to_numpy(zero_copy_only=False)))
         at += len(chunk)
@@ -126,12 +134,12 @@ def _texts_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
     """The values at ``rows`` (ascending) of a column, as Python objects (None where
     missing in Arrow). Arrow's chunks are read one by one: a take on a chunked array
     first joins its chunks, a copy of the whole column."""
-    dtype = column.dtype
-    if not isinstance(dtype, pd.StringDtype | pd.ArrowDtype) or dtype.storage != "pyarrow":
+    chunks = _arrow_chunks(column)
+    if chunks is None:
         return column.to_numpy(dtype=object)[rows]  # Python objects already: no copy
     out = np.empty(len(rows), dtype=object)
     at = 0
-    for chunk in _pa().chunked_array(_pa().array(column.array)).chunks:
+    for chunk in chunks:
         first, last = np.searchsorted(rows, [at, at + len(chunk)])
         if last > first:
             out[first:last] = chunk.take(rows[first:last] - at).to_pylist()
